@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/* Private structures and wm__ functions shared by libwm's source files.
+ * Nothing here is part of the API; users never include it. */
+#ifndef WM_INT_H
+#define WM_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+
+#include "wm/wm.h"
+
+/* ---- id map: uint64 key -> pointer (map.c) ------------------------------ */
+
+typedef struct wm__map_entry {
+    uint64_t key; /* 0 = empty slot */
+    void *val;
+} wm__map_entry_t;
+
+typedef struct wm__map {
+    wm__map_entry_t *slots;
+    size_t cap; /* power of two, or 0 */
+    size_t len;
+} wm__map_t;
+
+int wm__map_put(wm__map_t *m, uint64_t key, void *val);
+void *wm__map_get(const wm__map_t *m, uint64_t key);
+void *wm__map_del(wm__map_t *m, uint64_t key);
+void wm__map_free(wm__map_t *m);
+
+/* ---- loop (loop.c) ------------------------------------------------------- */
+
+/* Work to run after the current callbacks have returned. Frees are deferred
+ * this way so that no object is released while a callback of it (or of an
+ * object holding it) is still on the stack. */
+typedef struct wm__deferred {
+    struct wm__deferred *next;
+    void (*fn)(void *arg);
+    void *arg;
+} wm__deferred_t;
+
+/* Runs fn(arg) on the next loop turn, in submission order. Returns WM_OK or
+ * WM_ENOMEM (then runs nothing). */
+int wm__defer(void (*fn)(void *arg), void *arg);
+/* Runs every deferred task now (used when the loop is freed). */
+void wm__run_deferred(void);
+bool wm__loop_exists(void);
+/* Makes sure the loop exists; returns it or NULL (logged). */
+struct event_base *wm__base(void);
+
+/* ---- addresses (addr.c) ------------------------------------------------- */
+
+typedef enum wm__transport { WM_TR_TCP, WM_TR_UDP, WM_TR_UNIX } wm__transport_t;
+
+/* A parsed address URL: scheme[+unix]://host:port or unix:///path. */
+typedef struct wm__url {
+    char scheme[32]; /* protocol name: "tcp", "text", … */
+    wm__transport_t transport;
+    char host[256]; /* without [] for IPv6; the path for unix */
+    uint16_t port;
+} wm__url_t;
+
+int wm__url_parse(const char *url, wm__url_t *out);
+/* Fills `ss` for a numeric host (IPv4, IPv6 or unix path). Returns WM_OK or
+ * WM_EINVAL when the host is not numeric (it needs DNS). */
+int wm__url_sockaddr(const wm__url_t *u, struct sockaddr_storage *ss, socklen_t *len);
+/* "ip" and port of a socket address; unix paths as ip with port 0. */
+void wm__sockaddr_text(const struct sockaddr *sa, socklen_t len, char *ip, size_t iplen,
+                       uint16_t *port);
+/* Socket helpers: nonblocking + close-on-exec. */
+int wm__socket(int family, int type);
+int wm__set_nonblock(int fd);
+
+/* ---- protocols (protocol.c) ----------------------------------------------- */
+
+const wm_protocol_t *wm__protocol_for_url(const wm__url_t *u);
+
+/* ---- connections (conn.c, conn_io.c, connect.c, udp.c) -------------------- */
+
+typedef enum wm__conn_kind {
+    WM_KIND_ACCEPTED = 0, /* made by a worker's accept */
+    WM_KIND_OUTGOING = 1, /* made by wm_conn_new */
+    WM_KIND_UDP_PEER = 2  /* a datagram's sender, for replying */
+} wm__conn_kind_t;
+
+typedef struct wm__callbacks {
+    wm_conn_cb on_connect;
+    void *on_connect_ud;
+    wm_message_cb on_message;
+    void *on_message_ud;
+    wm_conn_cb on_close;
+    void *on_close_ud;
+    wm_conn_error_cb on_error;
+    void *on_error_ud;
+    wm_conn_cb on_buffer_full;
+    void *on_buffer_full_ud;
+    wm_conn_cb on_buffer_drain;
+    void *on_buffer_drain_ud;
+} wm__callbacks_t;
+
+struct wm_conn {
+    uint64_t id;
+    int fd;
+    uint8_t kind;  /* wm__conn_kind_t */
+    uint8_t state; /* wm_conn_state_t */
+    uint8_t transport;
+    bool paused;
+    bool close_fired;         /* on_close has run for this attempt */
+    bool buffer_full;         /* on_buffer_full fired, drain pending */
+    bool dispatching;         /* inside the message loop */
+    bool reconnect_armed;     /* wm_conn_reconnect scheduled a new attempt */
+    bool freed;               /* the free is queued; the memory lives until then */
+    bool eof;                 /* the peer closed its side */
+    bool close_after_connect; /* wm_conn_close while connecting */
+
+    const wm_protocol_t *proto;
+    wm_proto_ctx_t ctx;
+    size_t max_send_buffer;
+
+    struct evbuffer *in;
+    struct evbuffer *out;
+    struct event *rev;
+    struct event *wev;
+
+    wm_worker_t *worker;           /* accepted connections */
+    struct wm_conn *wprev, *wnext; /* the worker's list */
+    wm__callbacks_t cb;
+
+    wm_conn_t *pipe_dst; /* wm_conn_pipe: where our messages go */
+    wm_conn_t *pipe_src; /* wm_conn_pipe: who we pause when full */
+
+    uint64_t bytes_read, bytes_written;
+    void *user_data;
+    wm_free_cb user_free;
+
+    struct sockaddr_storage remote;
+    socklen_t remote_len;
+    char remote_ip[108], local_ip[108], remote_addr[120];
+    uint16_t remote_port, local_port;
+    bool local_known;
+
+    /* Outgoing only. */
+    wm__url_t url;
+    struct evutil_addrinfo *addrs, *addr_next;
+    struct evdns_getaddrinfo_request *dns_req;
+    struct event *timer;    /* connect timeout */
+    struct event *retry_ev; /* wm_conn_reconnect's delay */
+    uint64_t connect_timeout_ms;
+    int last_connect_err;
+};
+
+/* Makes a connection object around `fd` (or -1) with fresh buffers and an id
+ * registered in the process table. */
+wm_conn_t *wm__conn_alloc(wm__conn_kind_t kind, const wm_protocol_t *proto, size_t max_package,
+                          size_t max_send_buffer);
+/* Frees a connection that was never in the table (UDP peers), on the loop. */
+void wm__conn_free_detached(wm_conn_t *c);
+/* Attaches an open, connected, nonblocking socket and starts reading.
+ * Returns WM_OK or WM_ENOMEM. */
+int wm__conn_attach_fd(wm_conn_t *c, int fd);
+/* Ends the current socket: closes it, runs on_error (when err != 0) and then
+ * on_close, once. Outgoing connections without a reconnect and accepted ones
+ * are then queued for freeing. */
+void wm__conn_end(wm_conn_t *c, int err, const char *reason);
+/* Closes the socket and events without running callbacks. */
+void wm__conn_close_socket(wm_conn_t *c);
+void wm__conn_emit_error(wm_conn_t *c, int err, const char *reason);
+void wm__conn_emit_connect(wm_conn_t *c);
+/* Flushes what is queued; called when the socket becomes writable. */
+void wm__conn_on_writable(evutil_socket_t fd, short what, void *arg);
+void wm__conn_on_readable(evutil_socket_t fd, short what, void *arg);
+/* Delivers buffered messages (conn_io.c). */
+void wm__conn_dispatch(wm_conn_t *c);
+/* Outgoing connect machinery (connect.c). */
+void wm__connect_cancel(wm_conn_t *c);
+/* Datagram receive for connected UDP sockets (udp.c). */
+void wm__udp_conn_on_readable(evutil_socket_t fd, short what, void *arg);
+int wm__udp_send(wm_conn_t *c, const void *data, size_t len, bool raw);
+
+/* ---- workers (worker.c, udp.c) ------------------------------------------ */
+
+struct wm_worker {
+    char *url_text;
+    char *name;
+    wm__url_t url;
+    const wm_protocol_t *proto;
+    int count;
+    int id;
+    bool reuse_port;
+    bool listening, started;
+    int fd;
+    uint16_t port;
+    struct event *accept_ev;
+    struct event *accept_retry; /* re-enables accept after EMFILE */
+    size_t max_send_buffer, max_package;
+    void *user_data;
+    wm_free_cb user_free;
+    wm_worker_cb on_start, on_stop;
+    void *on_start_ud, *on_stop_ud;
+    wm__callbacks_t cb;
+    wm_conn_t *conns; /* head of the live list */
+    size_t nconns;
+    wm_conn_t *udp_peer; /* reused for each datagram */
+    struct wm_worker *next;
+};
+
+void wm__worker_conn_add(wm_worker_t *w, wm_conn_t *c);
+void wm__worker_conn_remove(wm_worker_t *w, wm_conn_t *c);
+void wm__udp_worker_on_readable(evutil_socket_t fd, short what, void *arg);
+/* The list of every worker made (for wm_run_all). */
+wm_worker_t *wm__workers(void);
+void wm__worker_free_all(void);
+
+/* ---- conn table (conn.c), timers (timer.c) ------------------------------ */
+
+void wm__conn_destroy_all(void);
+void wm__timer_free_all(void);
+void wm__signal_free_all(void);
+
+#endif
