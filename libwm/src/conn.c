@@ -127,7 +127,7 @@ int wm__conn_attach_fd(wm_conn_t *c, int fd)
     }
     if (!c->paused)
         event_add(c->rev, NULL);
-    if (evbuffer_get_length(c->out))
+    if (evbuffer_get_length(c->out) && c->transport != WM_TR_UDP)
         event_add(c->wev, NULL);
     return WM_OK;
 }
@@ -181,10 +181,14 @@ void wm__conn_end(wm_conn_t *c, int err, const char *reason)
     wm__connect_cancel(c);
     wm__conn_close_socket(c);
     c->state = WM_CONN_CLOSED;
-    evbuffer_drain(c->in, evbuffer_get_length(c->in));
+    if (c->retry_ev && !c->reconnect_armed)
+        event_del(c->retry_ev); /* a connect not started yet */
+    /* `in` is kept: a message being handled points into it. It is emptied
+     * when a new attempt starts, or freed with the connection. */
     evbuffer_drain(c->out, evbuffer_get_length(c->out));
     c->ctx.scanned = 0;
     c->buffer_full = false;
+    c->close_after_connect = false;
     if (err)
         wm__conn_emit_error(c, err, reason ? reason : wm_strerror(err));
     if (!c->close_fired) {
@@ -193,8 +197,10 @@ void wm__conn_end(wm_conn_t *c, int err, const char *reason)
             c->cb.on_close(c, c->cb.on_close_ud);
     }
     conn_unpipe(c);
-    /* A reconnect asked for in on_error or on_close keeps the object. */
-    if (!(c->kind == WM_KIND_OUTGOING && c->reconnect_armed))
+    /* A reconnect or a new connect asked for in on_error or on_close keeps
+     * an outgoing connection. */
+    bool again = c->reconnect_armed || c->state != WM_CONN_CLOSED;
+    if (!(c->kind == WM_KIND_OUTGOING && again))
         conn_schedule_free(c);
 }
 
@@ -202,6 +208,8 @@ void wm_conn_destroy(wm_conn_t *c)
 {
     if (!c || c->freed || c->kind == WM_KIND_UDP_PEER)
         return;
+    /* An on_close that reconnects must not undo the destroy. */
+    c->destroying = true;
     c->reconnect_armed = false;
     if (c->retry_ev)
         event_del(c->retry_ev);
@@ -308,8 +316,10 @@ static bool conn_accepts_data(const wm_conn_t *c)
 {
     if (c->freed)
         return false;
-    if (c->state == WM_CONN_ESTABLISHED || c->state == WM_CONN_CONNECTING)
+    if (c->state == WM_CONN_ESTABLISHED)
         return true;
+    if (c->state == WM_CONN_CONNECTING)
+        return !c->close_after_connect;
     return c->kind == WM_KIND_OUTGOING &&
            (c->state == WM_CONN_INITIAL || (c->state == WM_CONN_CLOSED && c->reconnect_armed));
 }
@@ -371,6 +381,8 @@ int wm_conn_close(wm_conn_t *c)
 {
     if (c->kind == WM_KIND_UDP_PEER)
         return WM_OK; /* the worker's socket is not the peer's to close */
+    if (c->close_after_connect)
+        return WM_ENOTCONN;
     if (c->state == WM_CONN_CONNECTING && evbuffer_get_length(c->out)) {
         c->close_after_connect = true; /* flush the queued data first */
         return WM_OK;

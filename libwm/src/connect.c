@@ -73,6 +73,8 @@ static void connect_established(wm_conn_t *c, int fd)
         connect_fail(c, WM_ENOMEM);
         return;
     }
+    if (c->transport == WM_TR_UDP)
+        wm__udp_flush_queued(c);
     wm__conn_emit_connect(c);
     if (c->state == WM_CONN_ESTABLISHED && c->close_after_connect) {
         c->close_after_connect = false;
@@ -207,6 +209,7 @@ static void start_attempt(wm_conn_t *c)
     c->close_fired = false;
     c->eof = false;
     c->last_connect_err = 0;
+    evbuffer_drain(c->in, evbuffer_get_length(c->in));
     if (arm_timeout(c) != WM_OK) {
         connect_fail(c, WM_ENOMEM);
         return;
@@ -220,19 +223,6 @@ static void start_attempt(wm_conn_t *c)
     resolve_and_connect(c);
 }
 
-int wm_conn_connect(wm_conn_t *c)
-{
-    if (c->kind != WM_KIND_OUTGOING)
-        return WM_EINVAL;
-    if (c->freed || (c->state != WM_CONN_INITIAL && c->state != WM_CONN_CLOSED))
-        return WM_ENOTCONN;
-    c->reconnect_armed = false;
-    if (c->retry_ev)
-        event_del(c->retry_ev);
-    start_attempt(c);
-    return WM_OK;
-}
-
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
     wm_conn_t *c = arg;
@@ -240,16 +230,39 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     start_attempt(c);
 }
 
+/* Schedules an attempt after `ms`. Even at 0 the attempt starts from the
+ * loop, so no callback ever runs inside wm_conn_connect: a unix socket
+ * connects (or fails) inside connect(2), and the caller must get to finish
+ * its own setup first. */
+static int schedule_attempt(wm_conn_t *c, uint64_t ms)
+{
+    if (!c->retry_ev)
+        c->retry_ev = evtimer_new(wm__base(), on_retry, c);
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    return c->retry_ev && evtimer_add(c->retry_ev, &tv) == 0 ? WM_OK : WM_ENOMEM;
+}
+
+int wm_conn_connect(wm_conn_t *c)
+{
+    if (c->kind != WM_KIND_OUTGOING)
+        return WM_EINVAL;
+    if (c->freed || c->destroying || (c->state != WM_CONN_INITIAL && c->state != WM_CONN_CLOSED))
+        return WM_ENOTCONN;
+    if (schedule_attempt(c, 0) != WM_OK)
+        return WM_ENOMEM;
+    c->reconnect_armed = false;
+    c->state = WM_CONN_CONNECTING; /* sends queue from now on */
+    c->close_fired = false;
+    return WM_OK;
+}
+
 int wm_conn_reconnect(wm_conn_t *c, uint64_t after_ms)
 {
     if (c->kind != WM_KIND_OUTGOING)
         return WM_EINVAL;
-    if (c->freed)
+    if (c->freed || c->destroying)
         return WM_ENOTCONN;
-    if (!c->retry_ev)
-        c->retry_ev = evtimer_new(wm__base(), on_retry, c);
-    struct timeval tv = {(time_t)(after_ms / 1000), (suseconds_t)(after_ms % 1000) * 1000};
-    if (!c->retry_ev || evtimer_add(c->retry_ev, &tv) < 0)
+    if (schedule_attempt(c, after_ms) != WM_OK)
         return WM_ENOMEM;
     c->reconnect_armed = true;
     if (c->state == WM_CONN_CONNECTING || c->state == WM_CONN_ESTABLISHED ||

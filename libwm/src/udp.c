@@ -63,9 +63,37 @@ void wm__udp_conn_on_readable(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* An outgoing UDP connection is not connected until the loop has run its
+ * connect: datagrams sent before that wait in `out`, each behind a 4-byte
+ * length, within the send buffer limit. */
+static int udp_queue(wm_conn_t *c, const void *data, size_t len)
+{
+    uint32_t n = (uint32_t)len;
+    if (len > WM_UDP_MAX || evbuffer_get_length(c->out) + len + 4 > c->max_send_buffer)
+        return WM_ENOBUFS;
+    if (evbuffer_add(c->out, &n, 4) < 0 || evbuffer_add(c->out, data, len) < 0)
+        return WM_ENOMEM;
+    return WM_QUEUED;
+}
+
+void wm__udp_flush_queued(wm_conn_t *c)
+{
+    static char buf[WM_UDP_MAX];
+    uint32_t n;
+    while (c->state == WM_CONN_ESTABLISHED && evbuffer_remove(c->out, &n, 4) == 4) {
+        evbuffer_remove(c->out, buf, n);
+        if (send(c->fd, buf, n, 0) >= 0)
+            c->bytes_written += n;
+    }
+    evbuffer_drain(c->out, evbuffer_get_length(c->out));
+}
+
 int wm__udp_send(wm_conn_t *c, const void *data, size_t len, bool raw)
 {
-    if (c->state != WM_CONN_ESTABLISHED || c->fd < 0)
+    bool waiting = c->kind == WM_KIND_OUTGOING &&
+                   (c->state == WM_CONN_INITIAL || c->state == WM_CONN_CONNECTING ||
+                    (c->state == WM_CONN_CLOSED && c->reconnect_armed));
+    if (!waiting && (c->state != WM_CONN_ESTABLISHED || c->fd < 0))
         return WM_ENOTCONN;
     const void *p = data;
     size_t n = len;
@@ -79,6 +107,12 @@ int wm__udp_send(wm_conn_t *c, const void *data, size_t len, bool raw)
         }
         n = evbuffer_get_length(framed);
         p = evbuffer_pullup(framed, -1);
+    }
+    if (waiting) {
+        int rc = udp_queue(c, p, n);
+        if (framed)
+            evbuffer_free(framed);
+        return rc;
     }
     ssize_t w = c->kind == WM_KIND_UDP_PEER
                     ? sendto(c->fd, p, n, 0, (struct sockaddr *)&c->remote, c->remote_len)

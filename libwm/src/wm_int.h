@@ -118,6 +118,7 @@ struct wm_conn {
     bool freed;               /* the free is queued; the memory lives until then */
     bool eof;                 /* the peer closed its side */
     bool close_after_connect; /* wm_conn_close while connecting */
+    bool destroying;          /* wm_conn_destroy ran: no more reconnects */
 
     const wm_protocol_t *proto;
     wm_proto_ctx_t ctx;
@@ -182,6 +183,8 @@ void wm__connect_cancel(wm_conn_t *c);
 /* Datagram receive for connected UDP sockets (udp.c). */
 void wm__udp_conn_on_readable(evutil_socket_t fd, short what, void *arg);
 int wm__udp_send(wm_conn_t *c, const void *data, size_t len, bool raw);
+/* Sends the datagrams queued before an outgoing UDP socket connected. */
+void wm__udp_flush_queued(wm_conn_t *c);
 
 /* ---- workers (worker.c, udp.c) ------------------------------------------ */
 

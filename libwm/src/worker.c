@@ -344,7 +344,7 @@ static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
 static void accept_back_off(wm_worker_t *w, int err)
 {
     wm_log_warn("worker %s: cannot accept on %s: %s; pausing accepts for %d ms", w->name,
-                w->url_text, wm_strerror(-err), WM_ACCEPT_RETRY_MS);
+                w->url_text, wm_strerror(err), WM_ACCEPT_RETRY_MS);
     event_del(w->accept_ev);
     if (!w->accept_retry)
         w->accept_retry = evtimer_new(wm__base(), on_accept_retry, w);
