@@ -9,10 +9,10 @@
  *   if you need to reach a connection later.
  * - An outgoing connection is made by wm_conn_new() and belongs to the
  *   caller until wm_conn_connect() succeeds; from then on it is freed after
- *   its on_close returns, unless wm_conn_reconnect() was called (in on_close,
- *   on_error, or earlier), in which case it lives on and connects again.
- *   wm_conn_destroy() on a connection that is idle or waiting to reconnect
- *   frees it.
+ *   its on_close returns, unless wm_conn_reconnect() or wm_conn_connect()
+ *   was called (in on_close, on_error, or earlier), in which case it lives
+ *   on and connects again. wm_conn_destroy() frees it in any state, and an
+ *   on_close run by the destroy cannot re-arm a reconnect.
  * - A UDP peer passed to a udp:// worker's on_message is valid only during
  *   that callback.
  * - Closing, destroying or freeing any connection (this one or another) is
@@ -178,16 +178,18 @@ void *wm_conn_user_data(const wm_conn_t *c);
  * wm_conn_destroy() frees it. */
 wm_conn_t *wm_conn_new(const char *url);
 
-/* Starts connecting: host names are resolved on the loop (evdns), never
- * blocking; every resolved address is tried in turn. Success runs
- * on_connect; failure runs on_error (WM_EDNS, WM_ECONNREFUSED,
- * WM_ETIMEDOUT, …) and then on_close. Returns WM_OK or WM_ENOTCONN when the
- * connection is not idle. */
+/* Starts connecting, from the loop: no callback runs before this returns.
+ * Host names are resolved on the loop (evdns), never blocking; every
+ * resolved address is tried in turn. Success runs on_connect; failure runs
+ * on_error (WM_EDNS, WM_ECONNREFUSED, WM_ETIMEDOUT, …) and then on_close.
+ * The state is WM_CONN_CONNECTING from the call on. Returns WM_OK, or
+ * WM_ENOTCONN when the connection is not idle (or is being destroyed). */
 int wm_conn_connect(wm_conn_t *c);
 
 /* Connects again after `after_ms` (closing the current socket first, which
- * runs on_close, when it is open). Returns WM_OK or WM_EINVAL for accepted
- * connections. */
+ * runs on_close, when it is open). Data sent meanwhile is queued. Returns
+ * WM_OK, WM_EINVAL for accepted connections, or WM_ENOTCONN once
+ * wm_conn_destroy() was called. */
 int wm_conn_reconnect(wm_conn_t *c, uint64_t after_ms);
 
 /* Bounds resolving plus connecting; 0 means no limit. Default
