@@ -26,6 +26,10 @@ wm_conn_t *wm_conn_new(const char *url)
         wm_log_error("bad connection URL '%s': no protocol '%s' is registered", url, u.scheme);
         return NULL;
     }
+    if (u.transport != WM_TR_UNIX && u.port == 0) {
+        wm_log_error("bad connection URL '%s': port 0 cannot be connected to", url);
+        return NULL;
+    }
     if (!wm__base())
         return NULL;
     wm_conn_t *c =

@@ -31,10 +31,19 @@ static void run_deferred_cb(evutil_socket_t fd, short what, void *arg)
     wm__run_deferred();
 }
 
+/* libevent's own messages (evdns giving up on a name server, …) go into
+ * wm's log, so the user reads one stream in one format. */
+static void libevent_log(int severity, const char *msg)
+{
+    static const wm_log_level_t map[] = {WM_LOG_DEBUG, WM_LOG_INFO, WM_LOG_WARN, WM_LOG_ERROR};
+    wm_log(severity >= 0 && severity <= 3 ? map[severity] : WM_LOG_ERROR, "libevent: %s", msg);
+}
+
 struct event_base *wm__base(void)
 {
     if (loop_base)
         return loop_base;
+    event_set_log_callback(libevent_log);
     struct event_config *cfg = event_config_new();
     if (!cfg)
         goto oom;
