@@ -80,6 +80,30 @@ void wm__conn_free_detached(wm_conn_t *c)
         conn_free_now(c);
 }
 
+wm_conn_t *wm__conn_adopt(int fd, const wm_protocol_t *proto)
+{
+    wm_conn_t *c =
+        wm__conn_alloc(WM_KIND_ACCEPTED, proto, WM_DEFAULT_MAX_PACKAGE, WM_DEFAULT_MAX_SEND_BUFFER);
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->transport = WM_TR_UNIX;
+    if (wm__conn_attach_fd(c, fd) != WM_OK) {
+        close(fd);
+        wm_conn_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+void wm__conn_close_if_idle(wm_conn_t *c)
+{
+    if (c->worker && c->worker->close_idle && c->state == WM_CONN_ESTABLISHED && !c->dispatching &&
+        evbuffer_get_length(c->in) == 0 && evbuffer_get_length(c->out) == 0)
+        wm_conn_close(c);
+}
+
 /* Takes the connection out of every table and queues its memory for
  * release once the current callbacks return. */
 static void conn_schedule_free(wm_conn_t *c)
@@ -261,6 +285,8 @@ static void conn_drained(wm_conn_t *c)
     }
     if (c->state == WM_CONN_CLOSING)
         wm__conn_end(c, 0, NULL);
+    else
+        wm__conn_close_if_idle(c);
 }
 
 /* Writes what is queued. Returns WM_OK, or WM_ENOTCONN when the write failed
@@ -334,6 +360,7 @@ static int conn_send(wm_conn_t *c, const void *data, size_t len, bool raw)
     if (queued >= c->max_send_buffer) {
         char why[96];
         snprintf(why, sizeof why, "send buffer full (%zu bytes queued): data dropped", queued);
+        wm__stats_send_failure();
         wm__conn_emit_error(c, WM_ENOBUFS, why);
         return WM_ENOBUFS;
     }

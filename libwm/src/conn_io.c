@@ -28,6 +28,8 @@ static void conn_deliver(wm_conn_t *c, const wm_msg_t *m)
         wm_conn_send(c->pipe_dst, m->data, m->len);
         return;
     }
+    if (c->worker && !c->worker->hidden)
+        wm__stats_request();
     if (c->cb.on_message)
         c->cb.on_message(c, m, c->cb.on_message_ud);
 }
@@ -120,4 +122,6 @@ void wm__conn_on_readable(evutil_socket_t fd, short what, void *arg)
     wm__conn_dispatch(c);
     if (n == 0 && c->state == WM_CONN_ESTABLISHED)
         conn_on_eof(c);
+    else
+        wm__conn_close_if_idle(c);
 }

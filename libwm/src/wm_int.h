@@ -211,9 +211,29 @@ struct wm_worker {
     size_t nconns;
     wm_conn_t *udp_peer; /* reused for each datagram */
     struct wm_worker *next;
+    /* The process model (wproc.c, master.c). */
+    bool reloadable;
+    bool owns_path;  /* this process bound the unix socket: it unlinks it */
+    bool draining;   /* not accepting; ends when the last connection goes */
+    bool close_idle; /* reload: close each connection once it is idle */
+    bool hidden;     /* internal (the master's control socket): not listed */
+    char *user, *group;
+    wm_worker_cb on_reload;
+    void *on_reload_ud;
 };
 
 void wm__worker_conn_add(wm_worker_t *w, wm_conn_t *c);
+/* Stops accepting (closes this process's copy of the listening socket). */
+void wm__worker_stop_accepting(wm_worker_t *w);
+void wm__worker_free_hidden(wm_worker_t *w);
+/* wproc.c: a draining worker lost a connection (ends at the last). */
+void wm__worker_drained(wm_worker_t *w);
+/* Closes `c` if its worker is closing idle connections and nothing is
+ * buffered either way. */
+void wm__conn_close_if_idle(wm_conn_t *c);
+/* wproc.c: counters for `status`. */
+void wm__stats_request(void);
+void wm__stats_send_failure(void);
 void wm__worker_conn_remove(wm_worker_t *w, wm_conn_t *c);
 void wm__udp_worker_on_readable(evutil_socket_t fd, short what, void *arg);
 /* The list of every worker made (for wm_run_all). */

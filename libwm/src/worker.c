@@ -48,6 +48,7 @@ wm_worker_t *wm_worker_new(const char *url)
     w->fd = -1;
     w->max_send_buffer = WM_DEFAULT_MAX_SEND_BUFFER;
     w->max_package = WM_DEFAULT_MAX_PACKAGE;
+    w->reloadable = true;
     wm_worker_t **tail = &workers_head;
     while (*tail)
         tail = &(*tail)->next;
@@ -55,11 +56,36 @@ wm_worker_t *wm_worker_new(const char *url)
     return w;
 }
 
+/* The master's own sockets are workers too, but not the user's: they stay
+ * off the list that wm_run_all starts and status shows. */
+wm_worker_t *wm__worker_new_hidden(const char *url)
+{
+    wm_worker_t *w = wm_worker_new(url);
+    if (!w)
+        return NULL;
+    for (wm_worker_t **p = &workers_head; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    }
+    w->next = NULL;
+    w->hidden = true;
+    return w;
+}
+
+void wm__worker_free_hidden(wm_worker_t *w)
+{
+    wm_worker_free(w);
+}
+
 static void worker_release(void *arg)
 {
     wm_worker_t *w = arg;
     free(w->url_text);
     free(w->name);
+    free(w->user);
+    free(w->group);
     free(w);
 }
 
@@ -135,6 +161,25 @@ int wm_worker_set_protocol(wm_worker_t *w, const char *name)
 void wm_worker_set_reuse_port(wm_worker_t *w, bool on)
 {
     w->reuse_port = on;
+}
+
+void wm_worker_set_reloadable(wm_worker_t *w, bool on)
+{
+    w->reloadable = on;
+}
+
+void wm_worker_set_user(wm_worker_t *w, const char *user, const char *group)
+{
+    free(w->user);
+    free(w->group);
+    w->user = user ? strdup(user) : NULL;
+    w->group = group ? strdup(group) : NULL;
+}
+
+void wm_worker_on_worker_reload(wm_worker_t *w, wm_worker_cb cb, void *user_data)
+{
+    w->on_reload = cb;
+    w->on_reload_ud = user_data;
 }
 
 void wm_worker_on_worker_start(wm_worker_t *w, wm_worker_cb cb, void *user_data)
@@ -227,6 +272,8 @@ void wm__worker_conn_remove(wm_worker_t *w, wm_conn_t *c)
         c->wnext->wprev = c->wprev;
     c->wprev = c->wnext = NULL;
     w->nconns--;
+    if (w->draining && w->nconns == 0)
+        wm__worker_drained(w);
 }
 
 void wm_worker_foreach_conn(wm_worker_t *w, wm_conn_cb cb, void *user_data)
@@ -322,6 +369,7 @@ int wm_worker_listen(wm_worker_t *w)
     }
     w->fd = fd;
     w->listening = true;
+    w->owns_path = w->url.transport == WM_TR_UNIX;
     struct sockaddr_storage bound;
     socklen_t blen = sizeof bound;
     char ip[108];
@@ -424,10 +472,8 @@ int wm_worker_start(wm_worker_t *w)
     return WM_OK;
 }
 
-void wm_worker_stop(wm_worker_t *w)
+void wm__worker_stop_accepting(wm_worker_t *w)
 {
-    bool was_started = w->started;
-    w->started = false;
     if (w->accept_ev) {
         event_free(w->accept_ev);
         w->accept_ev = NULL;
@@ -437,12 +483,23 @@ void wm_worker_stop(wm_worker_t *w)
         w->accept_retry = NULL;
     }
     if (w->fd >= 0) {
+        /* Only this process's copy: the master and the other processes
+         * keep theirs, so the socket stays open and nothing is refused. */
         close(w->fd);
         w->fd = -1;
-        if (w->url.transport == WM_TR_UNIX)
+        if (w->owns_path)
             unlink(w->url.host);
+        w->owns_path = false;
     }
     w->listening = false;
+}
+
+void wm_worker_stop(wm_worker_t *w)
+{
+    bool was_started = w->started;
+    w->started = false;
+    w->draining = false;
+    wm__worker_stop_accepting(w);
     while (w->conns)
         wm_conn_destroy(w->conns);
     if (w->udp_peer) {

@@ -42,14 +42,26 @@ void wm_worker_set_max_package(wm_worker_t *w, size_t bytes);
 /* Uses another registered protocol than the URL's scheme names. Returns
  * WM_OK or WM_ENOPROTO. */
 int wm_worker_set_protocol(wm_worker_t *w, const char *name);
-/* Each process binds its own SO_REUSEPORT socket (opt-in; see DESIGN.md). */
+/* Each process binds its own SO_REUSEPORT socket (opt-in; see DESIGN.md).
+ * Without it the master binds once and every process inherits the socket,
+ * so it never closes while processes come and go. */
 void wm_worker_set_reuse_port(wm_worker_t *w, bool on);
+/* Whether `reload` replaces this worker's processes (default true). A
+ * non-reloadable worker runs on_worker_reload instead and keeps running
+ * (a globaldata-server keeps its data through a project-wide reload). */
+void wm_worker_set_reloadable(wm_worker_t *w, bool on);
+/* Runs the worker's processes as `user` (and `group`, or the user's primary
+ * group when NULL) once the sockets are bound; the master may stay root.
+ * Copied. A process that cannot switch logs why and exits with status 78. */
+void wm_worker_set_user(wm_worker_t *w, const char *user, const char *group);
 
 /* Callbacks. on_worker_start runs in each worker process once it listens;
  * on_worker_stop when it stops. The others are the defaults for the
  * worker's connections (see conn.h). */
 void wm_worker_on_worker_start(wm_worker_t *w, wm_worker_cb cb, void *user_data);
 void wm_worker_on_worker_stop(wm_worker_t *w, wm_worker_cb cb, void *user_data);
+/* Runs in each process of a non-reloadable worker on `reload`. */
+void wm_worker_on_worker_reload(wm_worker_t *w, wm_worker_cb cb, void *user_data);
 void wm_worker_on_connect(wm_worker_t *w, wm_conn_cb cb, void *user_data);
 void wm_worker_on_message(wm_worker_t *w, wm_message_cb cb, void *user_data);
 void wm_worker_on_close(wm_worker_t *w, wm_conn_cb cb, void *user_data);
@@ -89,17 +101,54 @@ void wm_worker_foreach_conn(wm_worker_t *w, wm_conn_cb cb, void *user_data);
 
 /* ---- Running ------------------------------------------------------------ */
 
-/* Parses the command (`start` when none is given; `--help`) from argv, starts
- * every worker made so far and runs the loop until SIGINT or SIGTERM or
- * wm_stop_all(). Then stops every worker (on_close for each connection,
- * on_worker_stop) and frees them. Returns the process exit status: 0, or 1
- * when a worker could not start (the reason is logged) or the command is
- * unknown (usage is printed). A program parses its own options first and
- * passes the rest: wm_run_all(argc - optind + 1, …) with argv[0] kept. */
+/* Runs the program's command line, as Workerman's Worker::runAll():
+ *
+ *   start [-d]          run: a master process forks `count` processes per
+ *                       worker and restarts any that die; -d daemonizes
+ *                       (pid file, log file, stdout file) and returns once
+ *                       every worker listens
+ *   stop [-g]           stop the running master (found through its pid
+ *                       file); -g lets connections finish first (up to the
+ *                       stop timeout)
+ *   restart [-d] [-g]   stop, then start
+ *   reload [-g]         replace reloadable workers' processes one at a time
+ *                       with the program now on disk; listeners never close
+ *   status [-d] [--json]   the master's and every process's figures;
+ *                       -d refreshes each second with qps
+ *   connections [--json]   every connection of every process
+ *
+ * Options anywhere after the command: --pid-file=PATH, --log-file=PATH,
+ * --stdout-file=PATH, --stop-timeout=SECONDS (see wm_set_*). With no command
+ * the usage is printed.
+ *
+ * In a worker process (the master starts them by running this same program
+ * again), it runs that one worker and never returns to the caller's code
+ * after it; programs must make the same workers in the same order on every
+ * run, before calling it. A program parses its own options first and passes
+ * the rest: wm_run_all(argc - optind + 1, …) with argv[0] kept.
+ * Returns the process exit status. */
 int wm_run_all(int argc, char **argv);
 
-/* Makes wm_run_all() stop as on SIGTERM. Safe from any callback. */
+/* Ends the current process's part as on SIGTERM: in a worker process, that
+ * process stops (the master starts another unless it is stopping); in the
+ * master (or a program running workers with wm_worker_start) the run ends.
+ * Safe from any callback. */
 void wm_stop_all(void);
+
+/* Process-wide settings for wm_run_all, also settable as options. Paths are
+ * copied. Defaults: the pid file is /tmp/wm.<program path with / as _>.pid,
+ * the log file is the pid file's name with .log (daemons only; a foreground
+ * master logs to stderr), stdout is /dev/null for daemons, and the stop
+ * timeout (for stop -g and reload) is 30 s. */
+void wm_set_pid_file(const char *path);
+void wm_set_log_file(const char *path);
+void wm_set_stdout_file(const char *path);
+void wm_set_stop_timeout(uint64_t ms);
+
+/* Which process is this? WM_ROLE_SINGLE in programs that never called
+ * wm_run_all (tests and embedders using wm_worker_start). */
+typedef enum wm_role { WM_ROLE_SINGLE = 0, WM_ROLE_MASTER = 1, WM_ROLE_WORKER = 2 } wm_role_t;
+wm_role_t wm_process_role(void);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus
