@@ -97,10 +97,13 @@ wm_conn_t *wm__conn_adopt(int fd, const wm_protocol_t *proto)
     return c;
 }
 
+/* Idle: between requests. A connection that has not sent anything yet is
+ * not idle — its first request may be on the wire, and closing now would
+ * fail it; it is closed after its first answer, or at the stop timeout. */
 void wm__conn_close_if_idle(wm_conn_t *c)
 {
     if (c->worker && c->worker->close_idle && c->state == WM_CONN_ESTABLISHED && !c->dispatching &&
-        evbuffer_get_length(c->in) == 0 && evbuffer_get_length(c->out) == 0)
+        c->bytes_read > 0 && evbuffer_get_length(c->in) == 0 && evbuffer_get_length(c->out) == 0)
         wm_conn_close(c);
 }
 
