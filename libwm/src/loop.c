@@ -22,6 +22,7 @@ static struct event_base *loop_base;
 static struct event *deferred_ev;
 static wm__deferred_t *deferred_head, *deferred_tail;
 static bool loop_running;
+static bool stop_pending; /* wm_loop_stop() before wm_loop_run() */
 static wm__map_t signal_watches;
 static int next_signal_id = 1;
 static struct evdns_base *dns_base;
@@ -116,6 +117,13 @@ int wm_loop_run(void)
         return WM_EINVAL;
     if (!wm__base())
         return WM_ENOMEM;
+    /* libevent forgets a break asked for while its loop was not running;
+     * a stop asked for before the run (a worker whose master died while
+     * it started) must still end the run. */
+    if (stop_pending) {
+        stop_pending = false;
+        return WM_OK;
+    }
     loop_running = true;
     int rc = event_base_dispatch(loop_base);
     loop_running = false;
@@ -124,8 +132,11 @@ int wm_loop_run(void)
 
 void wm_loop_stop(void)
 {
-    if (loop_base)
-        event_base_loopbreak(loop_base);
+    if (!loop_running) {
+        stop_pending = true;
+        return;
+    }
+    event_base_loopbreak(loop_base);
 }
 
 uint64_t wm_now_ms(void)
@@ -155,6 +166,7 @@ void wm_loop_free(void)
     deferred_ev = NULL;
     event_base_free(loop_base);
     loop_base = NULL;
+    stop_pending = false;
 }
 
 /* ---- signals ------------------------------------------------------------- */

@@ -407,7 +407,7 @@ int wm__master_run(int ready_fd)
     if (M.ready_fd >= 0)
         wm_timer_add(5000, false, on_start_deadline, NULL, NULL);
     while (!(M.stopping && !M.procs))
-        if (event_base_dispatch(wm__base()) != 0)
+        if (wm_loop_run() != WM_OK)
             break;
     wm_log_info("master %d: stopped", (int)getpid());
     master_cleanup();

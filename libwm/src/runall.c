@@ -173,10 +173,12 @@ static int run_worker_process(const char *spec)
     role = WM_ROLE_WORKER;
     char copy[64];
     snprintf(copy, sizeof copy, "%s", spec);
+    const char *m = getenv(WM_ENV_SETTINGS);
+    pid_t master = m ? (pid_t)atoi(m) : 0;
     /* Processes the worker starts itself must not take it for their own. */
     unsetenv(WM_ENV_WORKER);
     unsetenv(WM_ENV_SETTINGS);
-    return finish(wm__worker_process_run(copy));
+    return finish(wm__worker_process_run(copy, master));
 }
 
 static int start(const char *prog, bool daemon)

@@ -43,7 +43,7 @@ int wm__master_run(int ready_fd);
 
 /* wproc.c: runs worker number `index` with the inherited fds; returns the
  * exit status. */
-int wm__worker_process_run(const char *spec);
+int wm__worker_process_run(const char *spec, pid_t master_pid);
 /* Counters a worker process reports in `status`. */
 void wm__stats_request(void);
 void wm__stats_send_failure(void);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 #include "wm_int.h"
 #include "wm_proc.h"
@@ -269,7 +270,7 @@ static void watch_signals(void)
         wm_signal_add(sigs[i], on_signal, NULL);
 }
 
-int wm__worker_process_run(const char *spec)
+int wm__worker_process_run(const char *spec, pid_t master_pid)
 {
     int index, id, lfd, cfd;
     if (sscanf(spec, "%d:%d:%d:%d", &index, &id, &lfd, &cfd) != 4) {
@@ -288,6 +289,11 @@ int wm__worker_process_run(const char *spec)
         return 1;
     if (switch_user(self) != WM_OK)
         return WM_EXIT_CONFIG;
+    /* A backstop for the control channel: if the master dies, so do we. Set
+     * after the user switch, which clears it. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+    if (master_pid > 0 && getppid() != master_pid)
+        return 0; /* the master died before we got here */
     wm__proc_set_title("wm: worker %s %s", self->name, self->url_text);
     ctl = wm__conn_adopt(cfd, &wm_protocol_frame);
     if (!ctl)

@@ -33,8 +33,9 @@ struct event_base *wm_loop_base(void);
  * for. Returns WM_OK, or WM_EINVAL when called from inside the loop. */
 int wm_loop_run(void);
 
-/* Makes wm_loop_run() return after the current callbacks finish. Safe from
- * any callback; not from a signal handler (use wm_signal_add). */
+/* Makes wm_loop_run() return after the current callbacks finish; called
+ * while the loop is not running, the next wm_loop_run() returns at once.
+ * Safe from any callback; not from a signal handler (use wm_signal_add). */
 void wm_loop_stop(void);
 
 /* Frees the loop and everything still on it: connections are destroyed
