@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/* bench-echo-load: a ping-pong load generator for TCP echo servers. It opens
+ * --conns connections, keeps --inflight messages of --size bytes in flight on
+ * each, and counts the messages echoed back during --secs seconds after a
+ * --warmup. It prints one line ending in "rate=<messages/s>". With
+ * --server-pid it also reports that process's CPU use over the same window,
+ * which tells whether the server (and not this program) was the bottleneck.
+ *
+ * It must never be the bottleneck itself, so the per-message path is bare:
+ * one libevent read event per socket, one shared read buffer, and what a
+ * connection owes the server is a byte count written from one static payload
+ * (every message has the same bytes). Nothing is allocated after start-up.
+ *
+ *   bench-echo-load --port 9000 --conns 50 --inflight 16 --size 64 --secs 3
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#define PAYLOAD_MAX (256 * 1024) /* largest single write */
+#define READ_BUF (256 * 1024)
+
+typedef struct opts {
+    const char *host;
+    int port, conns, inflight, size;
+    double secs, warmup;
+    long server_pid;
+} opts_t;
+
+typedef struct client {
+    evutil_socket_t fd;
+    struct event *rev, *wev;
+    size_t rx_partial; /* bytes of the current incoming message seen so far */
+    size_t owe;        /* bytes to send that did not fit in the socket yet */
+} client_t;
+
+static opts_t o = {"127.0.0.1", 0, 50, 1, 64, 3.0, 1.0, 0};
+static char payload[PAYLOAD_MAX];
+static char rbuf[READ_BUF];
+static uint64_t echoed; /* complete messages received back */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench-echo-load: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+/* ---- The per-message path ---------------------------------------------- */
+
+static void flush(client_t *c)
+{
+    while (c->owe > 0) {
+        size_t n = c->owe < PAYLOAD_MAX ? c->owe : PAYLOAD_MAX;
+        ssize_t w = send(c->fd, payload, n, 0);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            die("send");
+        }
+        c->owe -= (size_t)w;
+    }
+    if (c->owe > 0)
+        event_add(c->wev, NULL);
+    else if (event_pending(c->wev, EV_WRITE, NULL))
+        event_del(c->wev);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    client_t *c = arg;
+    ssize_t n = recv(fd, rbuf, sizeof(rbuf), 0);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n == 0)
+            errno = ECONNRESET;
+        die("the server closed a connection");
+    }
+    size_t total = c->rx_partial + (size_t)n;
+    size_t msgs = total / (size_t)o.size;
+    c->rx_partial = total % (size_t)o.size;
+    if (msgs > 0) {
+        echoed += msgs;
+        c->owe += msgs * (size_t)o.size;
+        flush(c);
+    }
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    flush(arg);
+}
+
+/* ---- Measuring --------------------------------------------------------- */
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* utime + stime of another process from /proc, in seconds; -1 if unknown. */
+static double proc_cpu_s(long pid)
+{
+    char path[64], line[1024];
+    unsigned long ut, st;
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    char *ok = fgets(line, sizeof(line), f);
+    fclose(f);
+    char *p = ok ? strrchr(line, ')') : NULL; /* the command name may hold spaces */
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+typedef struct sample {
+    double t, self_cpu, server_cpu;
+    uint64_t echoed;
+} sample_t;
+
+static sample_t take_sample(void)
+{
+    sample_t s = {now_s(), self_cpu_s(), o.server_pid ? proc_cpu_s(o.server_pid) : -1, echoed};
+    return s;
+}
+
+static sample_t start;
+
+static void on_warm(evutil_socket_t fd, short what, void *arg)
+{
+    start = take_sample();
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+    sample_t end = take_sample();
+    double dt = end.t - start.t;
+    printf("echo-load conns=%d inflight=%d size=%d secs=%.2f msgs=%llu client_cpu=%.0f%%", o.conns,
+           o.inflight, o.size, dt, (unsigned long long)(end.echoed - start.echoed),
+           100.0 * (end.self_cpu - start.self_cpu) / dt);
+    if (start.server_cpu >= 0 && end.server_cpu >= 0)
+        printf(" server_cpu=%.0f%%", 100.0 * (end.server_cpu - start.server_cpu) / dt);
+    printf(" rate=%.0f\n", (double)(end.echoed - start.echoed) / dt);
+    fflush(stdout);
+    event_base_loopbreak(arg);
+}
+
+/* ---- Set-up ------------------------------------------------------------ */
+
+static void open_client(struct event_base *base, client_t *c, const struct sockaddr_in *sin)
+{
+    int one = 1;
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (c->fd < 0)
+        die("socket");
+    if (connect(c->fd, (const struct sockaddr *)sin, sizeof(*sin)) != 0)
+        die("connect");
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    evutil_make_socket_nonblocking(c->fd);
+    c->rev = event_new(base, c->fd, EV_READ | EV_PERSIST, on_read, c);
+    c->wev = event_new(base, c->fd, EV_WRITE, on_write, c);
+    if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL) != 0)
+        die("event_new");
+    c->owe = (size_t)o.inflight * (size_t)o.size;
+}
+
+static void usage(FILE *out, const char *prog)
+{
+    fprintf(out,
+            "Usage: %s --port PORT [OPTIONS]\n"
+            "Ping-pong load on a TCP echo server; prints messages/s as rate=N.\n"
+            "  --host IP         server IPv4 address (default 127.0.0.1)\n"
+            "  --port PORT       server port (required)\n"
+            "  --conns N         connections (default 50)\n"
+            "  --inflight K      messages in flight per connection (default 1)\n"
+            "  --size S          bytes per message (default 64)\n"
+            "  --secs D          measured seconds (default 3)\n"
+            "  --warmup W        seconds before measuring (default 1)\n"
+            "  --server-pid PID  also report that process's CPU use\n"
+            "  --help            this text\n"
+            "Example: %s --port 9000 --conns 50 --inflight 16 --secs 3\n",
+            prog, prog);
+}
+
+static int parse_args(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"host", required_argument, NULL, 'H'},   {"port", required_argument, NULL, 'p'},
+        {"conns", required_argument, NULL, 'n'},  {"inflight", required_argument, NULL, 'k'},
+        {"size", required_argument, NULL, 's'},   {"secs", required_argument, NULL, 'd'},
+        {"warmup", required_argument, NULL, 'w'}, {"server-pid", required_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (opt) {
+        case 'H':
+            o.host = optarg;
+            break;
+        case 'p':
+            o.port = atoi(optarg);
+            break;
+        case 'n':
+            o.conns = atoi(optarg);
+            break;
+        case 'k':
+            o.inflight = atoi(optarg);
+            break;
+        case 's':
+            o.size = atoi(optarg);
+            break;
+        case 'd':
+            o.secs = atof(optarg);
+            break;
+        case 'w':
+            o.warmup = atof(optarg);
+            break;
+        case 'P':
+            o.server_pid = atol(optarg);
+            break;
+        case 'h':
+            usage(stdout, argv[0]);
+            exit(0);
+        default:
+            fprintf(stderr, "Try '%s --help'.\n", argv[0]);
+            return 2;
+        }
+    }
+    if (optind != argc || o.port < 1 || o.port > 65535 || o.conns < 1 || o.inflight < 1 ||
+        o.size < 1 || o.size > PAYLOAD_MAX || o.secs <= 0 || o.warmup < 0) {
+        fprintf(stderr, "%s: bad arguments (--port is required); try --help\n", argv[0]);
+        return 2;
+    }
+    return 0;
+}
+
+static struct timeval tv_of(double s)
+{
+    struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
+    return tv;
+}
+
+int main(int argc, char **argv)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    if (parse_args(argc, argv) != 0)
+        return 2;
+    sin.sin_port = htons((uint16_t)o.port);
+    if (inet_pton(AF_INET, o.host, &sin.sin_addr) != 1) {
+        fprintf(stderr, "%s: --host wants an IPv4 address\n", argv[0]);
+        return 2;
+    }
+    memset(payload, 'x', sizeof(payload));
+
+    struct event_base *base = event_base_new();
+    client_t *clients = calloc((size_t)o.conns, sizeof(*clients));
+    if (base == NULL || clients == NULL)
+        die("start-up");
+    for (int i = 0; i < o.conns; i++)
+        open_client(base, &clients[i], &sin);
+    for (int i = 0; i < o.conns; i++)
+        flush(&clients[i]);
+
+    struct timeval warm = tv_of(o.warmup), done = tv_of(o.warmup + o.secs);
+    event_base_once(base, -1, EV_TIMEOUT, on_warm, base, &warm);
+    event_base_once(base, -1, EV_TIMEOUT, on_done, base, &done);
+    event_base_dispatch(base);
+
+    for (int i = 0; i < o.conns; i++) {
+        event_free(clients[i].rev);
+        event_free(clients[i].wev);
+        evutil_closesocket(clients[i].fd);
+    }
+    free(clients);
+    event_base_free(base);
+    return 0;
+}
