@@ -7,8 +7,9 @@
 #
 # Usage: scripts/run.sh [ARGS...]
 # With no ARGS the echo listens on 127.0.0.1 only (a demo should not open
-# ports to the network); ARGS replace that and go to the program as they are
-# (e.g. --text text://0.0.0.0:2346 start, or --help).
+# ports to the network) and runs in the foreground (`start`); ARGS replace
+# that and go to the program as they are (e.g. --text text://0.0.0.0:2346
+# start -d, or --help).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -32,10 +33,12 @@ Try, from another shell:
   printf 'hi\n' | nc -q1 127.0.0.1 2346                             # text, with netcat
   bash -c 'exec 3<>/dev/tcp/127.0.0.1/2346; echo hi >&3; head -n1 <&3'  # without netcat
   python3 -c 'import socket,struct; s=socket.create_connection(("127.0.0.1",2347)); m=b"hi"; s.sendall(struct.pack(">I",len(m)+4)+m); print(s.recv(64))'
-Stop it with Ctrl-C.
+Stop it with Ctrl-C. From another shell, see its processes with:
+  build-release/bin/example-echo status --pid-file=/tmp/wm-run-example-echo.pid
 
 EOF
 if [ $# -eq 0 ]; then
-    set -- --tcp tcp://127.0.0.1:2345 --text text://127.0.0.1:2346 --frame frame://127.0.0.1:2347
+    set -- --tcp tcp://127.0.0.1:2345 --text text://127.0.0.1:2346 --frame frame://127.0.0.1:2347 \
+        start --pid-file=/tmp/wm-run-example-echo.pid
 fi
 exec build-release/bin/example-echo "$@"

@@ -377,6 +377,7 @@ static int conn_send(wm_conn_t *c, const void *data, size_t len, bool raw)
             done = (size_t)n;
             if (done == len)
                 return WM_SENT;
+            now = false; /* the kernel is full: flushing again now would EAGAIN */
         }
         if (evbuffer_add(c->out, (const char *)data + done, len - done) < 0)
             return WM_ENOMEM;
