@@ -383,9 +383,25 @@ static void master_cleanup(void)
     free(M.slots);
 }
 
+/* Code before wm_run_all() runs again in every worker process; in the
+ * master its timers and connections would run user callbacks, which the
+ * master never does. Drop them, and say where they belong. */
+static void drop_user_objects(void)
+{
+    size_t timers = wm_timer_count();
+    if (timers) {
+        wm_log_warn("master: %zu timer(s) made before wm_run_all() will not run in the master "
+                    "(they run in each worker process; add them in on_worker_start instead)",
+                    timers);
+        wm_timer_del_all();
+    }
+    wm__conn_destroy_all();
+}
+
 int wm__master_run(int ready_fd)
 {
     M.ready_fd = ready_fd;
+    drop_user_objects();
     M.start_time = time(NULL);
     wm__proc_set_title("wm: master %s", wm__proc_exe());
     int rc = bind_all();
