@@ -50,14 +50,6 @@ static void proc_unlink(wm__proc_t *p)
     free(p);
 }
 
-static wm_worker_t *worker_at(int index)
-{
-    wm_worker_t *w = wm__workers();
-    for (int i = 0; w && i < index; i++)
-        w = w->next;
-    return w;
-}
-
 /* ---- starting processes ------------------------------------------------------ */
 
 static void on_proc_message(wm_conn_t *c, const wm_msg_t *m, void *ud);
@@ -93,7 +85,7 @@ static void exec_worker(int widx, int id, int lfd, int cfd)
 
 wm__proc_t *wm__master_spawn(int widx, int id)
 {
-    wm_worker_t *w = worker_at(widx);
+    wm_worker_t *w = wm__worker_at(widx);
     int sv[2];
     if (!w || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         wm_log_error("cannot start a process for worker #%d: %s", widx, strerror(errno));
@@ -161,7 +153,7 @@ static void count_exit(int widx, int status, char *how, size_t len)
 
 static void slot_lost(wm__slot_t *s, wm__proc_t *p, const char *how)
 {
-    wm_worker_t *w = worker_at(p->widx);
+    wm_worker_t *w = wm__worker_at(p->widx);
     uint64_t lived = wm_now_ms() - p->started_ms;
     s->current = NULL;
     if (lived < WM_QUICK_DEATH_MS) {
@@ -195,7 +187,7 @@ static void reap_one(pid_t pid, int status)
         /* A reload's new process that died before it was ready: the reload
          * put the old one back in its place. */
     } else if (M.stopping || p->retiring) {
-        wm_log_debug("worker %s process %d %s", worker_at(p->widx)->name, (int)pid, how);
+        wm_log_debug("worker %s process %d %s", wm__worker_at(p->widx)->name, (int)pid, how);
         if (s && s->current == p)
             s->current = NULL;
     } else if (s && s->current == p) {

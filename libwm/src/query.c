@@ -37,14 +37,6 @@ static wm_worker_t *ctl_worker;
 static query_t *queries;
 static uint64_t next_qid = 1;
 
-static wm_worker_t *worker_at(int index)
-{
-    wm_worker_t *w = wm__workers();
-    for (int i = 0; w && i < index; i++)
-        w = w->next;
-    return w;
-}
-
 /* ---- small helpers ------------------------------------------------------------ */
 
 /* Finds "key=" in a space-separated "k=v k=v" line; copies the value. */
@@ -182,7 +174,7 @@ static void status_text(query_t *q, struct evbuffer *b)
     int np = sorted_procs(procs, WM_MAX_REPLY);
     for (int i = 0; i < np; i++) {
         wm__proc_t *p = procs[i];
-        wm_worker_t *w = worker_at(p->widx);
+        wm_worker_t *w = wm__worker_at(p->widx);
         reply_t *r = reply_of(q, p->pid);
         char v[7][32], mem[32];
         if (!r) {
@@ -236,7 +228,7 @@ static void status_json(query_t *q, struct evbuffer *b)
     for (int i = 0; i < np; i++) {
         wm__proc_t *p = procs[i];
         bool first = i == 0;
-        wm_worker_t *w = worker_at(p->widx);
+        wm_worker_t *w = wm__worker_at(p->widx);
         reply_t *r = reply_of(q, p->pid);
         evbuffer_add_printf(b, "%s{\"pid\":%d,\"worker\":", first ? "" : ",", (int)p->pid);
         json_str(b, w->name);
@@ -280,7 +272,7 @@ static void connections_render(query_t *q, struct evbuffer *b)
     for (int i = 0; i < np; i++) {
         wm__proc_t *p = procs[i];
         reply_t *r = reply_of(q, p->pid);
-        wm_worker_t *w = worker_at(p->widx);
+        wm_worker_t *w = wm__worker_at(p->widx);
         for (const char *line = r ? strchr(r->text, '\n') : NULL; line;
              line = strchr(line + 1, '\n')) {
             char f[8][128];

@@ -20,14 +20,6 @@ static wm_timer_id_t ready_timer;
 
 static void step(void);
 
-static wm_worker_t *worker_at(int index)
-{
-    wm_worker_t *w = wm__workers();
-    for (int i = 0; w && i < index; i++)
-        w = w->next;
-    return w;
-}
-
 static void finish(void)
 {
     running = false;
@@ -49,7 +41,7 @@ static void on_ready_timeout(wm_timer_id_t tid, void *ud)
         return;
     wm_log_error("reload: the new process %d of worker %s was not ready within 10 s; "
                  "stopping it and keeping the old one",
-                 (int)p->pid, worker_at(p->widx)->name);
+                 (int)p->pid, wm__worker_at(p->widx)->name);
     wm__slot_t *s = wm__master_slot(p->widx, p->id);
     if (s)
         s->current = waiting_old;
@@ -104,7 +96,7 @@ bool wm__reload_on_exit(wm__proc_t *p)
         wm__slot_t *s = wm__master_slot(p->widx, p->id);
         wm_log_error("reload: the new process %d of worker %s died before it was ready; "
                      "keeping the old one",
-                     (int)p->pid, worker_at(p->widx)->name);
+                     (int)p->pid, wm__worker_at(p->widx)->name);
         if (s && waiting_old)
             s->current = waiting_old;
         if (ready_timer)
@@ -134,7 +126,7 @@ void wm__reload_cancel(void)
 static void notify_non_reloadable(void)
 {
     for (wm__proc_t *p = M.procs; p; p = p->next) {
-        wm_worker_t *w = worker_at(p->widx);
+        wm_worker_t *w = wm__worker_at(p->widx);
         if (w && !w->reloadable && !p->retiring && p->ctl)
             wm_conn_send(p->ctl, WM_CTL_RELOAD, strlen(WM_CTL_RELOAD));
     }
@@ -155,7 +147,7 @@ void wm__master_reload(bool graceful)
         return;
     }
     for (int i = 0; i < M.nslots; i++) {
-        wm_worker_t *w = worker_at(M.slots[i].widx);
+        wm_worker_t *w = wm__worker_at(M.slots[i].widx);
         if (w && w->reloadable)
             queue[queued++] = i;
     }

@@ -236,8 +236,10 @@ void wm__stats_request(void);
 void wm__stats_send_failure(void);
 void wm__worker_conn_remove(wm_worker_t *w, wm_conn_t *c);
 void wm__udp_worker_on_readable(evutil_socket_t fd, short what, void *arg);
-/* The list of every worker made (for wm_run_all). */
+/* The list of every worker made (for wm_run_all), and its index-th one
+ * (workers are numbered in the order the program makes them). */
 wm_worker_t *wm__workers(void);
+wm_worker_t *wm__worker_at(int index);
 void wm__worker_free_all(void);
 
 /* ---- conn table (conn.c), timers (timer.c) ------------------------------ */

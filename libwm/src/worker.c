@@ -20,6 +20,14 @@ wm_worker_t *wm__workers(void)
     return workers_head;
 }
 
+wm_worker_t *wm__worker_at(int index)
+{
+    wm_worker_t *w = workers_head;
+    for (int i = 0; w && i < index; i++)
+        w = w->next;
+    return w;
+}
+
 wm_worker_t *wm_worker_new(const char *url)
 {
     wm__url_t u;

@@ -241,14 +241,6 @@ static int switch_user(wm_worker_t *w)
     return WM_OK;
 }
 
-static wm_worker_t *worker_at(int index)
-{
-    wm_worker_t *w = wm__workers();
-    for (int i = 0; w && i < index; i++)
-        w = w->next;
-    return w;
-}
-
 static int adopt_listener(wm_worker_t *w, int lfd)
 {
     if (lfd < 0)
@@ -277,7 +269,7 @@ int wm__worker_process_run(const char *spec, pid_t master_pid)
         wm_log_error("bad %s='%s' in the environment", WM_ENV_WORKER, spec);
         return 1;
     }
-    self = worker_at(index);
+    self = wm__worker_at(index);
     if (!self) {
         wm_log_error("worker #%d does not exist in this program: it must make the same "
                      "workers, in the same order, on every run",
