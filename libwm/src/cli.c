@@ -43,7 +43,7 @@ int wm__cli_stop(bool graceful, bool quiet)
     /* The master waits for its processes; give it their time plus slack. */
     long limit = (long)(graceful ? wm__settings()->stop_timeout_ms : 0) + 15000;
     for (long waited = 0; waited < limit; waited += 20) {
-        if (kill(pid, 0) < 0 && errno == ESRCH) {
+        if (!wm__proc_alive(pid)) {
             printf("stopped\n");
             return 0;
         }

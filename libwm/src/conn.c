@@ -97,14 +97,28 @@ wm_conn_t *wm__conn_adopt(int fd, const wm_protocol_t *proto)
     return c;
 }
 
-/* Idle: between requests. A connection that has not sent anything yet is
- * not idle — its first request may be on the wire, and closing now would
- * fail it; it is closed after its first answer, or at the stop timeout. */
+/* Idle: between requests. That needs a request answered and nothing
+ * pending: at least one message delivered, something sent since the last
+ * one (an answer may wait on a timer or a database; closing then would fail
+ * it), and nothing buffered either way. A connection that has not sent
+ * anything yet is not idle either — its first request may be on the wire.
+ * Whatever never becomes idle is closed at the stop timeout. */
 void wm__conn_close_if_idle(wm_conn_t *c)
 {
     if (c->worker && c->worker->close_idle && c->state == WM_CONN_ESTABLISHED && !c->dispatching &&
-        c->bytes_read > 0 && evbuffer_get_length(c->in) == 0 && evbuffer_get_length(c->out) == 0)
+        c->msgs_in > 0 && c->answered_upto == c->msgs_in && evbuffer_get_length(c->in) == 0 &&
+        evbuffer_get_length(c->out) == 0)
         wm_conn_close(c);
+}
+
+/* A draining worker's connection answered from a timer or another
+ * connection's callback: check it once the callbacks return. By id, since
+ * it may be freed by then. */
+static void close_if_idle_later(void *id)
+{
+    wm_conn_t *c = wm_conn_find((uint64_t)(uintptr_t)id);
+    if (c)
+        wm__conn_close_if_idle(c);
 }
 
 /* Takes the connection out of every table and queues its memory for
@@ -355,6 +369,9 @@ static bool conn_accepts_data(const wm_conn_t *c)
 
 static int conn_send(wm_conn_t *c, const void *data, size_t len, bool raw)
 {
+    c->answered_upto = c->msgs_in;
+    if (c->worker && c->worker->close_idle && !c->dispatching)
+        wm__defer(close_if_idle_later, (void *)(uintptr_t)c->id);
     if (c->kind == WM_KIND_UDP_PEER || c->transport == WM_TR_UDP)
         return wm__udp_send(c, data, len, raw);
     if (!conn_accepts_data(c))

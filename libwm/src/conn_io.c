@@ -28,6 +28,7 @@ static void conn_deliver(wm_conn_t *c, const wm_msg_t *m)
         wm_conn_send(c->pipe_dst, m->data, m->len);
         return;
     }
+    c->msgs_in++;
     if (c->worker && !c->worker->hidden)
         wm__stats_request();
     if (c->cb.on_message)

@@ -78,7 +78,15 @@ static void exec_worker(int widx, int id, int lfd, int cfd)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    execv(wm__proc_exe(), wm__proc_argv());
+    /* The title goes in as argv[0]: rewriting argv later, as the master does
+     * for its own, would clobber the option strings (optarg) the program
+     * keeps, and worker processes run the program's code. */
+    char **argv = wm__proc_argv();
+    char title[512];
+    wm_worker_t *w = wm__worker_at(widx);
+    snprintf(title, sizeof title, "wm: worker %s %s", w->name, w->url_text);
+    argv[0] = title;
+    execv(wm__proc_exe(), argv);
     dprintf(2, "wm: cannot run %s: %s\n", wm__proc_exe(), strerror(errno));
     _exit(127);
 }
@@ -239,11 +247,22 @@ void wm__master_stop(bool graceful)
             for (wm__proc_t *p = M.procs; p; p = p->next)
                 if (p->ctl)
                     wm_conn_send(p->ctl, WM_CTL_STOP, strlen(WM_CTL_STOP));
+                else
+                    kill(p->pid, SIGTERM);
+            if (M.stop_timer)
+                wm_timer_del(M.stop_timer);
+            M.stop_timer = wm_timer_add(5000, false, on_stop_deadline, NULL, NULL);
         }
         return;
     }
     wm_log_info("master: stopping%s", graceful ? " gracefully" : "");
     M.stopping = true;
+    /* Close our copies of the listening sockets, so that once the workers
+     * close theirs new clients are refused at once instead of waiting in a
+     * backlog nobody will serve. (A reload keeps them: the socket must
+     * outlive every process.) */
+    for (wm_worker_t *w = wm__workers(); w; w = w->next)
+        wm__worker_stop_accepting(w);
     M.graceful = graceful;
     wm__reload_cancel();
     for (int i = 0; i < M.nslots; i++) {

@@ -122,6 +122,13 @@ static void title_init(void)
     program_invocation_name = strdup(program_invocation_name);
 }
 
+void wm__proc_set_comm(const char *name)
+{
+    char comm[16];
+    snprintf(comm, sizeof comm, "%s", name);
+    prctl(PR_SET_NAME, comm, 0, 0, 0);
+}
+
 void wm__proc_set_title(const char *fmt, ...)
 {
     char title[256];
@@ -143,6 +150,23 @@ void wm__proc_set_title(const char *fmt, ...)
 
 /* ---- pid files ---------------------------------------------------------------- */
 
+bool wm__proc_alive(pid_t pid)
+{
+    if (kill(pid, 0) < 0 && errno == ESRCH)
+        return false;
+    /* An exited process nobody has reaped yet still answers kill(0). */
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return true;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')'); /* the name may hold spaces */
+    return !(rp && rp[1] == ' ' && rp[2] == 'Z');
+}
+
 pid_t wm__pidfile_read(const char *path)
 {
     FILE *f = fopen(path, "re");
@@ -152,7 +176,7 @@ pid_t wm__pidfile_read(const char *path)
     if (fscanf(f, "%ld", &pid) != 1)
         pid = 0;
     fclose(f);
-    if (pid <= 1 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+    if (pid <= 1 || !wm__proc_alive((pid_t)pid))
         return 0;
     return (pid_t)pid;
 }

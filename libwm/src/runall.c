@@ -226,8 +226,13 @@ int wm_run_all(int argc, char **argv)
     }
     default_paths();
     const char *spec = getenv(WM_ENV_WORKER);
-    if (spec)
+    if (spec) {
+        /* A daemon's workers log where the master does; their stderr is the
+         * stdout file. They parse the same command line, so they know. */
+        if (cl.daemon && wm_log_set_file(settings.log_file) != WM_OK)
+            wm_log_error("cannot open the log file %s", settings.log_file);
         return run_worker_process(spec);
+    }
     const char *cmd = cl.cmd ? cl.cmd : "";
     if (!strcmp(cmd, "start"))
         return start(prog, cl.daemon);

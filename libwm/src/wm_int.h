@@ -137,6 +137,8 @@ struct wm_conn {
     wm_conn_t *pipe_src; /* wm_conn_pipe: who we pause when full */
 
     uint64_t bytes_read, bytes_written;
+    uint64_t msgs_in;       /* messages delivered to on_message */
+    uint64_t answered_upto; /* msgs_in when we last sent something */
     void *user_data;
     wm_free_cb user_free;
 

@@ -32,7 +32,14 @@ void wm__ctl_path(char *buf, size_t len);
 int wm__proc_init(void);
 const char *wm__proc_exe(void);
 char **wm__proc_argv(void);
+/* The master's title, written over its own command line (ps shows it).
+ * Only for the master: it runs no program code after start, so nothing
+ * reads the option strings it overwrites. */
 void wm__proc_set_title(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The short name top shows (15 characters). */
+void wm__proc_set_comm(const char *name);
+/* Whether `pid` runs (a zombie that has exited does not). */
+bool wm__proc_alive(pid_t pid);
 pid_t wm__pidfile_read(const char *path);
 int wm__pidfile_write(const char *path, pid_t pid);
 int wm__proc_daemonize(int *ready_fd);

@@ -59,7 +59,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 /* The last connection of a draining worker closed. */
 void wm__worker_drained(wm_worker_t *w)
 {
-    if (w == self && ending && w->draining && w->nconns == 0)
+    if (w && w == self && ending && w->draining && w->nconns == 0)
         finish();
 }
 
@@ -70,6 +70,10 @@ static void close_if_idle(wm_conn_t *c, void *ud)
 
 static void begin_end(bool graceful, bool close_idle)
 {
+    if (ending && !graceful && !close_idle && self) {
+        finish(); /* a plain stop overrides a graceful one in progress */
+        return;
+    }
     if (ending || !self)
         return;
     ending = true;
@@ -87,7 +91,7 @@ static void begin_end(bool graceful, bool close_idle)
         evtimer_add(deadline_ev, &tv);
     if (close_idle)
         wm_worker_foreach_conn(self, close_if_idle, NULL);
-    wm__worker_drained(self);
+    wm__worker_drained(self); /* self is NULL if closing the idle ones ended it */
 }
 
 static void on_reload(bool graceful)
@@ -285,8 +289,8 @@ int wm__worker_process_run(const char *spec, pid_t master_pid)
      * after the user switch, which clears it. */
     prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
     if (master_pid > 0 && getppid() != master_pid)
-        return 0; /* the master died before we got here */
-    wm__proc_set_title("wm: worker %s %s", self->name, self->url_text);
+        return 0;                  /* the master died before we got here */
+    wm__proc_set_comm(self->name); /* the title came in as argv[0] */
     ctl = wm__conn_adopt(cfd, &wm_protocol_frame);
     if (!ctl)
         return 1;
