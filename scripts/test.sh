@@ -96,10 +96,32 @@ configure_and_build() {
 
 # run_ctest DIR WHAT CTEST_ARGS...: one ctest pass over DIR, with the names
 # of the failed tests kept for the summary.
+# Every pass adds its counts to the totals printed at the end.
+tests_passed=0
+tests_failed=0
+ctest_counted() {
+    local log rc=0
+    log=$(mktemp)
+    # pipefail (set above) makes a failing ctest the pipeline's status.
+    ctest "$@" 2>&1 | tee "$log" || rc=$?
+    # "100% tests passed, 0 tests failed out of 19"
+    local line
+    line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1 || true)
+    if [ -n "$line" ]; then
+        local failed total
+        failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+        total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+        tests_passed=$((tests_passed + total - failed))
+        tests_failed=$((tests_failed + failed))
+    fi
+    rm -f "$log"
+    return $rc
+}
+
 run_ctest() {
     local dir=$1 what=$2
     shift 2
-    if ! step "$dir: ctest$what" ctest --test-dir "$dir" --output-on-failure -j "$jobs" \
+    if ! step "$dir: ctest$what" ctest_counted --test-dir "$dir" --output-on-failure -j "$jobs" \
         --timeout "$test_timeout" --no-tests=error "$@"; then
         # ctest leaves the names of the failed tests here ("N:name" lines).
         local f=$dir/Testing/Temporary/LastTestsFailed.log
@@ -176,8 +198,11 @@ done
 for d in "${details[@]}"; do
     echo "  $d"
 done
+echo "ctest cases over every build: $tests_passed passed, $tests_failed failed"
 if [ $failed -ne 0 ]; then
     echo "test.sh: FAILED"
+    echo "tests: $tests_passed passed, $tests_failed failed"
     exit 1
 fi
 echo "test.sh: all passed"
+echo "tests: $tests_passed passed, $tests_failed failed"
