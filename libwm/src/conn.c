@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "wm_int.h"
@@ -105,10 +106,17 @@ wm_conn_t *wm__conn_adopt(int fd, const wm_protocol_t *proto)
  * Whatever never becomes idle is closed at the stop timeout. */
 void wm__conn_close_if_idle(wm_conn_t *c)
 {
-    if (c->worker && c->worker->close_idle && c->state == WM_CONN_ESTABLISHED && !c->dispatching &&
-        c->msgs_in > 0 && c->answered_upto == c->msgs_in && evbuffer_get_length(c->in) == 0 &&
-        evbuffer_get_length(c->out) == 0)
-        wm_conn_close(c);
+    if (!(c->worker && c->worker->close_idle && c->state == WM_CONN_ESTABLISHED &&
+          !c->dispatching && c->msgs_in > 0 && c->answered_upto == c->msgs_in &&
+          evbuffer_get_length(c->in) == 0 && evbuffer_get_length(c->out) == 0))
+        return;
+    /* A next request may sit unread in the kernel: then we are not idle,
+     * and close() would answer it with a reset (measured: most of the
+     * keep-alive failures under plain reload). Serve it first. */
+    int unread = 0;
+    if (ioctl(c->fd, FIONREAD, &unread) == 0 && unread > 0)
+        return;
+    wm_conn_close(c);
 }
 
 /* A draining worker's connection answered from a timer or another
