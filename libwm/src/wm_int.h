@@ -225,6 +225,9 @@ struct wm_worker {
 };
 
 void wm__worker_conn_add(wm_worker_t *w, wm_conn_t *c);
+/* Takes `fd` as the worker's bound, listening socket and learns its port.
+ * `owns_path`: this process made the unix socket file and removes it. */
+void wm__worker_adopt_listener(wm_worker_t *w, int fd, bool owns_path);
 /* Stops accepting (closes this process's copy of the listening socket). */
 void wm__worker_stop_accepting(wm_worker_t *w);
 void wm__worker_free_hidden(wm_worker_t *w);

@@ -375,15 +375,20 @@ int wm_worker_listen(wm_worker_t *w)
         wm_log_error("worker %s: cannot listen on %s: %s", w->name, w->url_text, wm_strerror(fd));
         return fd;
     }
+    wm__worker_adopt_listener(w, fd, w->url.transport == WM_TR_UNIX);
+    return WM_OK;
+}
+
+void wm__worker_adopt_listener(wm_worker_t *w, int fd, bool owns_path)
+{
     w->fd = fd;
     w->listening = true;
-    w->owns_path = w->url.transport == WM_TR_UNIX;
+    w->owns_path = owns_path;
     struct sockaddr_storage bound;
     socklen_t blen = sizeof bound;
     char ip[108];
     if (getsockname(fd, (struct sockaddr *)&bound, &blen) == 0)
         wm__sockaddr_text((struct sockaddr *)&bound, blen, ip, sizeof ip, &w->port);
-    return WM_OK;
 }
 
 /* ---- accepting -------------------------------------------------------------- */

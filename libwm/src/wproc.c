@@ -249,13 +249,8 @@ static int adopt_listener(wm_worker_t *w, int lfd)
 {
     if (lfd < 0)
         return wm_worker_listen(w); /* reuse_port: a socket of our own */
-    w->fd = lfd;
-    w->listening = true;
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char ip[108];
-    if (getsockname(lfd, (struct sockaddr *)&ss, &len) == 0)
-        wm__sockaddr_text((struct sockaddr *)&ss, len, ip, sizeof ip, &w->port);
+    /* Inherited from the master, which unlinks a unix socket's path. */
+    wm__worker_adopt_listener(w, lfd, false);
     return WM_OK;
 }
 
