@@ -126,12 +126,23 @@ wm__proc_t *wm__master_spawn(int widx, int id)
     return p;
 }
 
+static void on_respawn(wm_timer_id_t tid, void *arg);
+
+/* Starts the slot's process; if that fails (fork: out of memory or
+ * processes), tries again later instead of leaving the slot empty. */
+static void slot_fill(wm__slot_t *s)
+{
+    s->current = wm__master_spawn(s->widx, s->id);
+    if (!s->current && !M.stopping)
+        s->respawn_timer = wm_timer_add(WM_BACKOFF_MAX_MS, false, on_respawn, s, NULL);
+}
+
 static void on_respawn(wm_timer_id_t tid, void *arg)
 {
     wm__slot_t *s = arg;
     s->respawn_timer = 0;
     if (!M.stopping && !s->current)
-        s->current = wm__master_spawn(s->widx, s->id);
+        slot_fill(s);
 }
 
 /* ---- children that end ---------------------------------------------------------- */
@@ -180,7 +191,7 @@ static void slot_lost(wm__slot_t *s, wm__proc_t *p, const char *how)
     if (s->backoff_ms)
         s->respawn_timer = wm_timer_add(s->backoff_ms, false, on_respawn, s, NULL);
     else
-        s->current = wm__master_spawn(s->widx, s->id);
+        slot_fill(s);
 }
 
 static void reap_one(pid_t pid, int status)
@@ -430,7 +441,7 @@ int wm__master_run(int ready_fd)
     wm_log_info("master %d: starting %d process(es); pid file %s", (int)getpid(), M.nslots,
                 wm__settings()->pid_file);
     for (int i = 0; i < M.nslots; i++)
-        M.slots[i].current = wm__master_spawn(M.slots[i].widx, M.slots[i].id);
+        slot_fill(&M.slots[i]);
     if (M.ready_fd >= 0)
         wm_timer_add(5000, false, on_start_deadline, NULL, NULL);
     while (!(M.stopping && !M.procs))
