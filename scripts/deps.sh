@@ -8,7 +8,7 @@ set -euo pipefail
 want=(build-essential cmake pkg-config libevent-dev libmsgpack-dev libsqlite3-dev
       libssl-dev openssl)
 if [ "${1:-build}" = test ]; then
-    want+=(clang libclang-rt-14-dev clang-format dnsmasq-base iproute2 procps
+    want+=(clang libclang-rt-14-dev clang-format dnsmasq-base iproute2 procps curl
            python3)
 fi
 

@@ -66,6 +66,8 @@ static void conn_free_now(void *arg)
         event_free(c->timer);
     if (c->retry_ev)
         event_free(c->retry_ev);
+    if (c->proto && c->proto->free_state && c->ctx.state)
+        c->proto->free_state(&c->ctx);
     evbuffer_free(c->in);
     evbuffer_free(c->out);
     if (c->user_free)

@@ -87,14 +87,14 @@ static int frame_encode(struct evbuffer *out, const void *data, size_t len, wm_p
     return WM_OK;
 }
 
-const wm_protocol_t wm_protocol_tcp = {"tcp", NULL, NULL, NULL};
-const wm_protocol_t wm_protocol_text = {"text", text_input, text_decode, text_encode};
-const wm_protocol_t wm_protocol_frame = {"frame", frame_input, frame_decode, frame_encode};
+const wm_protocol_t wm_protocol_tcp = {"tcp", NULL, NULL, NULL, NULL};
+const wm_protocol_t wm_protocol_text = {"text", text_input, text_decode, text_encode, NULL};
+const wm_protocol_t wm_protocol_frame = {"frame", frame_input, frame_decode, frame_encode, NULL};
 
 /* ---- registry ------------------------------------------------------------ */
 
 static const wm_protocol_t *registry[WM_MAX_PROTOCOLS] = {&wm_protocol_tcp, &wm_protocol_text,
-                                                          &wm_protocol_frame};
+                                                          &wm_protocol_frame, &wm_protocol_http};
 
 static bool name_ok(const char *name)
 {

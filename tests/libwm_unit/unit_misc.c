@@ -17,9 +17,9 @@ static ssize_t dummy_input(struct evbuffer *in, wm_proto_ctx_t *ctx)
     return 0;
 }
 
-static const wm_protocol_t proto_custom = {"unit-jsonl", dummy_input, NULL, NULL};
-static const wm_protocol_t proto_dup = {"unit-jsonl", NULL, NULL, NULL};
-static const wm_protocol_t proto_dotted = {"a.b-c9", NULL, NULL, NULL};
+static const wm_protocol_t proto_custom = {"unit-jsonl", dummy_input, NULL, NULL, NULL};
+static const wm_protocol_t proto_dup = {"unit-jsonl", NULL, NULL, NULL, NULL};
+static const wm_protocol_t proto_dotted = {"a.b-c9", NULL, NULL, NULL, NULL};
 
 void test_protocol_register(void)
 {
@@ -41,8 +41,9 @@ void test_protocol_register(void)
     ASSERT(wm_protocol_find("a.b-c9") == &proto_dotted);
 
     /* Built-in names are taken too. */
-    static const wm_protocol_t fake[] = {
-        {"tcp", NULL, NULL, NULL}, {"text", NULL, NULL, NULL}, {"frame", NULL, NULL, NULL}};
+    static const wm_protocol_t fake[] = {{"tcp", NULL, NULL, NULL, NULL},
+                                         {"text", NULL, NULL, NULL, NULL},
+                                         {"frame", NULL, NULL, NULL, NULL}};
     for (size_t i = 0; i < 3; i++)
         ASSERT_EQ(wm_protocol_register(&fake[i]), WM_EEXIST);
     ASSERT(wm_protocol_find("text") == &wm_protocol_text);
@@ -58,14 +59,14 @@ void test_protocol_register_bad_names(void)
                                       "Bad Name", "UPPER",     "sp ace", "sl/ash",
                                       "col:on",   "plus+sign", "und_er"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        const wm_protocol_t p = {bad[i], NULL, NULL, NULL};
+        const wm_protocol_t p = {bad[i], NULL, NULL, NULL, NULL};
         int rc = wm_protocol_register(&p);
         if (rc != WM_EINVAL)
             WM_TEST_FAIL("registering \"%s\": got %d (%s), want WM_EINVAL", bad[i], rc,
                          wm_strerror(rc));
         ASSERT(wm_protocol_find(bad[i]) == NULL);
     }
-    const wm_protocol_t unnamed = {NULL, NULL, NULL, NULL};
+    const wm_protocol_t unnamed = {NULL, NULL, NULL, NULL, NULL};
     ASSERT_EQ(wm_protocol_register(&unnamed), WM_EINVAL);
 }
 

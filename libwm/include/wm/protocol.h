@@ -9,6 +9,7 @@
  *          send appends "\n".
  *   frame  a 4-byte big-endian length that counts itself, then the payload;
  *          a length under 4 or over the max package size is an error.
+ *   http   HTTP/1.1 server requests and responses (see http.h).
  * Users add their own with wm_protocol_register(); a worker or connection
  * URL names one by its scheme ("jsonl://0.0.0.0:9000").
  *
@@ -69,6 +70,13 @@ typedef struct wm_protocol {
     /* Appends `data` framed for the wire to `out`. Returns WM_OK or a WM_E*
      * code (nothing is sent). NULL means the bytes go as they are. */
     int (*encode)(struct evbuffer *out, const void *data, size_t len, wm_proto_ctx_t *ctx);
+
+    /* Releases ctx->state when the connection is freed (after on_close has
+     * run and the callbacks on the stack have returned); called only when
+     * ctx->state is not NULL. NULL when the codec keeps no state (the
+     * built-ins but http). Added last: initialize protocols with designated
+     * initializers (.name = ...) so new members stay NULL. */
+    void (*free_state)(wm_proto_ctx_t *ctx);
 } wm_protocol_t;
 
 /* Registers `proto` under proto->name. `proto` is borrowed and must outlive

@@ -15,6 +15,7 @@
 #include "protocol.h"
 #include "conn.h"
 #include "worker.h"
+#include "http.h"
 
 #ifdef __cplusplus
 extern "C" {

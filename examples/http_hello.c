@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* example-http-hello: the smallest HTTP server on wm. Every request gets
+ * "Hello, wm" as text/plain; keep-alive, pipelining, HTTP/1.0 and the
+ * protocol's own error answers come from the http:// protocol. It is also
+ * what bench/http measures against nginx.
+ *
+ *   example-http-hello --listen http://127.0.0.1:8080 start
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <wm/wm.h>
+
+static void on_message(wm_conn_t *c, const wm_msg_t *msg, void *user_data)
+{
+    static const char hello[] = "Hello, wm";
+    wm_http_reply(c, 200, "text/plain", hello, sizeof hello - 1);
+}
+
+static void usage(FILE *out, const char *prog)
+{
+    fprintf(out,
+            "Usage: %s [OPTIONS] [start|stop|restart|reload|status|connections] [-d|-g]\n"
+            "Answers every HTTP request with \"Hello, wm\".\n"
+            "  --listen URL  where to listen (default http://0.0.0.0:8080)\n"
+            "  --count N     processes (default 1)\n"
+            "  --help        this text\n"
+            "Example: %s --listen http://127.0.0.1:8080 start\n",
+            prog, prog);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                         {"count", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *url = "http://0.0.0.0:8080";
+    int count = 1, opt;
+
+    /* "+": stop at the first command word, so "start -d" reaches wm_run_all. */
+    while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'l':
+            url = optarg;
+            break;
+        case 'c':
+            count = atoi(optarg);
+            if (count < 1) {
+                fprintf(stderr, "%s: --count wants a number >= 1, not '%s'\n", argv[0], optarg);
+                return 2;
+            }
+            break;
+        case 'h':
+            usage(stdout, argv[0]);
+            return 0;
+        default:
+            fprintf(stderr, "Try '%s --help'.\n", argv[0]);
+            return 2;
+        }
+    }
+    wm_worker_t *w = wm_worker_new(url);
+    if (w == NULL)
+        return 1; /* the reason is logged */
+    wm_worker_set_name(w, "http-hello");
+    wm_worker_set_count(w, count);
+    wm_worker_on_message(w, on_message, NULL);
+    /* wm_run_all() sees argv[0] and the words after our options. */
+    argv[optind - 1] = argv[0];
+    return wm_run_all(argc - optind + 1, argv + optind - 1);
+}

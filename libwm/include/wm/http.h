@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/* The http:// protocol for workers (the core of Workerman's Http protocol):
+ * HTTP/1.1 requests in, responses out, on a worker made with
+ * wm_worker_new("http://0.0.0.0:8080").
+ *
+ * Requests reach on_message one at a time. msg->extra is the request
+ * (`const wm_http_request_t *`); msg->data/len is its body (Content-Length
+ * or chunked, reassembled; empty when there is none). Both are borrowed:
+ * valid only until on_message returns, so copy what an answer given later
+ * (from a timer, a database callback) needs.
+ *
+ * One at a time: once a request is delivered, the connection delivers no
+ * other until that one is answered with wm_http_send() (or wm_http_reply(),
+ * or wm_conn_send(), which answers 200 with the bytes as a text/html body).
+ * Pipelined requests therefore get their answers in order, whether each is
+ * answered inside on_message or later. Every request must be answered; an
+ * unanswered one holds its connection until the peer or the idle timeout
+ * ends it.
+ *
+ * The protocol answers by itself, without on_message, and then closes:
+ * 400 (malformed, smuggling-prone framing), 413 (body over the worker's max
+ * package size), 414 (request-target too long), 431 (header block too
+ * large), 501 (unsupported transfer coding, CONNECT), 505 (not HTTP/1.x).
+ * `Expect: 100-continue` gets "100 Continue" before the body is read.
+ * Connections close after the answer for HTTP/1.0 without keep-alive,
+ * `Connection: close`, or a draining process (stop -g, reload), and after an
+ * idle keep-alive timeout (wm_http_set_idle_timeout).
+ *
+ * Not here yet: static files, sessions, body helpers for forms/multipart/
+ * JSON, streaming responses, SSE, gzip. */
+#ifndef WM_HTTP_H
+#define WM_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "conn.h"
+#include "protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+#pragma GCC visibility push(default)
+
+/* The http protocol, registered as "http". */
+extern const wm_protocol_t wm_protocol_http;
+
+#define WM_HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000
+
+/* How long a keep-alive connection may wait for its next request, in this
+ * process (0: forever). Measured from the answer to the previous request,
+ * or from the last byte of an unfinished one. Default 60 s. */
+void wm_http_set_idle_timeout(uint64_t ms);
+uint64_t wm_http_idle_timeout(void);
+
+/* ---- Requests ------------------------------------------------------------ */
+
+typedef struct wm_http_request wm_http_request_t;
+
+/* One header field as received. Both strings are NUL-terminated (a field
+ * cannot hold a NUL byte) and borrowed like the request. */
+typedef struct wm_http_header {
+    const char *name;  /* as received; compare case-insensitively */
+    const char *value; /* leading and trailing blanks removed */
+} wm_http_header_t;
+
+/* Every string below is NUL-terminated and borrowed: valid until on_message
+ * returns. */
+const char *wm_http_request_method(const wm_http_request_t *r); /* "GET" */
+const char *wm_http_request_target(const wm_http_request_t *r); /* "/a/b?x=1", as received */
+const char *wm_http_request_path(const wm_http_request_t *r);   /* "/a/b", not decoded */
+const char *wm_http_request_query(const wm_http_request_t *r);  /* "x=1", "" when none */
+/* The Host (or the authority of an absolute-form target); "" when none. */
+const char *wm_http_request_host(const wm_http_request_t *r);
+/* 10 for HTTP/1.0, 11 for HTTP/1.1. */
+int wm_http_request_version(const wm_http_request_t *r);
+/* Whether the connection stays open after the answer (the request's view;
+ * a draining process closes anyway). */
+bool wm_http_request_keep_alive(const wm_http_request_t *r);
+
+/* The value of the first field called `name` (case-insensitive), or NULL. */
+const char *wm_http_request_header(const wm_http_request_t *r, const char *name);
+/* The fields, in the order received: index 0 .. count-1; NULL past it. */
+size_t wm_http_request_header_count(const wm_http_request_t *r);
+const wm_http_header_t *wm_http_request_header_at(const wm_http_request_t *r, size_t i);
+
+/* The body (also in msg->data/len); "" with *len 0 when there is none.
+ * `len` may be NULL. */
+const char *wm_http_request_body(const wm_http_request_t *r, size_t *len);
+
+/* The value of the cookie `name` from the Cookie field(s), or NULL. Not
+ * decoded (cookie values are opaque octets). */
+const char *wm_http_request_cookie(const wm_http_request_t *r, const char *name);
+
+/* ---- Responses ------------------------------------------------------------ */
+
+typedef struct wm_http_response wm_http_response_t;
+
+/* Makes a response with `status` (100..999; the reason phrase is the
+ * standard one). Returns NULL when out of memory or for a bad status. The
+ * caller owns it until wm_http_send() (which always takes it) or
+ * wm_http_response_free(). */
+wm_http_response_t *wm_http_response_new(int status);
+void wm_http_response_free(wm_http_response_t *r);
+
+/* Adds a header field; both strings are copied. Returns WM_OK, or WM_EINVAL
+ * (nothing added) for a name that is not a token, a value with CR, LF, NUL
+ * or other controls (no header injection), or Content-Length /
+ * Transfer-Encoding, which wm_http_send writes itself. "Connection: close"
+ * makes the connection close after this response. Date and Server are only
+ * added by wm_http_send when not set here. */
+int wm_http_response_header(wm_http_response_t *r, const char *name, const char *value);
+
+/* Sets the body (copied), replacing any earlier one. Returns WM_OK or
+ * WM_ENOMEM. */
+int wm_http_response_body(wm_http_response_t *r, const void *data, size_t len);
+
+/* Set-Cookie attributes; pass NULL for none. Strings are copied. */
+typedef struct wm_http_cookie_opts {
+    bool has_max_age;
+    int64_t max_age;       /* Max-Age=seconds (0 or less: expire now), if has_max_age */
+    time_t expires;        /* Expires=<IMF date>, when not 0 */
+    const char *domain;    /* Domain=, when not NULL */
+    const char *path;      /* Path=, when not NULL */
+    bool secure;           /* Secure */
+    bool http_only;        /* HttpOnly */
+    const char *same_site; /* "Strict", "Lax" or "None" (case-insensitive), or NULL */
+} wm_http_cookie_opts_t;
+
+/* Adds a Set-Cookie field. Returns WM_OK, or WM_EINVAL (nothing added) for a
+ * name that is not a token, a value outside RFC 6265's cookie-octets (no
+ * controls, blanks, '"', ',', ';' or '\'), a domain or path with controls or
+ * ';', or an unknown SameSite. */
+int wm_http_response_cookie(wm_http_response_t *r, const char *name, const char *value,
+                            const wm_http_cookie_opts_t *opts);
+
+/* Sends `r` as the answer to the connection's current request, and takes
+ * ownership of it (freed, whatever the result). Adds Content-Length (none
+ * for 1xx, 204 and 304), Date, Server (unless set) and Connection; a HEAD
+ * request gets the fields without the body. Then either closes the
+ * connection once the answer is written (HTTP/1.0 without keep-alive,
+ * Connection: close in the request or the response, a draining process) or
+ * delivers the next request. Callable from on_message or any later
+ * callback. Returns WM_SENT or WM_QUEUED as wm_conn_send(), or:
+ *   WM_EINVAL    `c` is not an http connection, or has no request waiting
+ *                for an answer (answered already);
+ *   WM_ENOTCONN  the connection is closing or closed;
+ *   WM_ENOBUFS / WM_ENOMEM as wm_conn_send(). */
+int wm_http_send(wm_conn_t *c, wm_http_response_t *r);
+
+/* Answers in one call: status, Content-Type (none when NULL) and a body
+ * (copied). Returns as wm_http_send(). */
+int wm_http_reply(wm_conn_t *c, int status, const char *content_type, const void *body, size_t len);
+
+/* The standard reason phrase for `status` ("Not Found"), "" when unknown.
+ * Static. */
+const char *wm_http_reason(int status);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
+#endif
