@@ -4,7 +4,8 @@
  *   scheme://host:port        scheme is a protocol name (tcp, text, frame, …)
  *   scheme://[v6addr]:port    IPv6 literals in brackets
  *   udp://host:port           datagrams, raw; proto+udp://… with a protocol
- *   unix:///path              a unix stream socket, raw; proto+unix:///path */
+ *   unix:///path              a unix stream socket, raw; proto+unix:///path
+ *   proto+tls://host:port     TCP with TLS (tls.h); "+ssl" is the same */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -31,6 +32,8 @@ static int parse_scheme(const char *url, wm__url_t *out, const char **rest)
             out->transport = WM_TR_UNIX;
         else if (strcmp(plus + 1, "udp") == 0)
             out->transport = WM_TR_UDP;
+        else if (strcmp(plus + 1, "tls") == 0 || strcmp(plus + 1, "ssl") == 0)
+            out->tls = true; /* TCP with TLS on it (tls.h) */
         else if (strcmp(plus + 1, "tcp") != 0)
             return WM_EBADURL;
     } else if (strcmp(scheme, "unix") == 0) {

@@ -58,6 +58,8 @@ static void conn_free_now(void *arg)
     wm_conn_t *c = arg;
     wm__connect_cancel(c);
     wm__conn_close_socket(c);
+    if (c->tls)
+        wm__tls_free(c);
     if (c->rev)
         event_free(c->rev);
     if (c->wev)
@@ -151,6 +153,14 @@ int wm__conn_attach_fd(wm_conn_t *c, int fd)
     struct event_base *base = wm__base();
     event_callback_fn on_read =
         c->transport == WM_TR_UDP ? wm__udp_conn_on_readable : wm__conn_on_readable;
+    event_callback_fn on_write = wm__conn_on_writable;
+    if (c->tls) {
+        /* Made before anything changes, so a failure leaves `c` as it was. */
+        if (wm__tls_new_ssl(c, fd) != WM_OK)
+            return WM_ENOMEM;
+        on_read = wm__tls_on_readable;
+        on_write = wm__tls_on_writable;
+    }
     /* Reconnects reuse the events; event_assign needs them idle. */
     if (c->rev)
         event_del(c->rev);
@@ -161,9 +171,9 @@ int wm__conn_attach_fd(wm_conn_t *c, int fd)
     else
         event_assign(c->rev, base, fd, EV_READ | EV_PERSIST, on_read, c);
     if (!c->wev)
-        c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, wm__conn_on_writable, c);
+        c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, on_write, c);
     else
-        event_assign(c->wev, base, fd, EV_WRITE | EV_PERSIST, wm__conn_on_writable, c);
+        event_assign(c->wev, base, fd, EV_WRITE | EV_PERSIST, on_write, c);
     if (!c->rev || !c->wev)
         return WM_ENOMEM;
     c->fd = fd;
@@ -175,6 +185,10 @@ int wm__conn_attach_fd(wm_conn_t *c, int fd)
         /* Messages are small and latency matters more than packet count. */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (c->tls) {
+        wm__tls_start(c); /* the handshake drives the events until it ends */
+        return WM_OK;
     }
     if (!c->paused)
         event_add(c->rev, NULL);
@@ -189,6 +203,8 @@ void wm__conn_close_socket(wm_conn_t *c)
         event_del(c->rev);
     if (c->wev)
         event_del(c->wev);
+    if (c->tls)
+        wm__tls_close(c); /* close_notify goes out before the socket closes */
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -321,7 +337,7 @@ static void conn_drained(wm_conn_t *c)
 static int conn_flush(wm_conn_t *c)
 {
     for (int round = 0; round < 8 && evbuffer_get_length(c->out); round++) {
-        int n = evbuffer_write(c->out, c->fd);
+        int n = c->tls ? wm__tls_write(c) : evbuffer_write(c->out, c->fd);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break;
@@ -334,7 +350,7 @@ static int conn_flush(wm_conn_t *c)
     }
     if (evbuffer_get_length(c->out) == 0)
         conn_drained(c);
-    else
+    else if (!c->tls || !wm__tls_write_waits_read(c))
         event_add(c->wev, NULL);
     return WM_OK;
 }
@@ -397,7 +413,7 @@ static int conn_send(wm_conn_t *c, const void *data, size_t len, bool raw)
     bool now = c->state == WM_CONN_ESTABLISHED && queued == 0;
     if (raw || !c->proto->encode) {
         size_t done = 0;
-        if (now) {
+        if (now && !c->tls) { /* TLS encrypts from `out`, in conn_flush */
             ssize_t n = conn_write_direct(c, data, len);
             if (n < 0)
                 return WM_ENOTCONN;
@@ -474,7 +490,9 @@ int wm_conn_close_with(wm_conn_t *c, const void *data, size_t len)
 void wm_conn_pause_recv(wm_conn_t *c)
 {
     c->paused = true;
-    if (c->rev && c->fd >= 0)
+    /* A TLS handshake (state CONNECTING) needs its read event; the pause
+     * takes effect when it completes. */
+    if (c->rev && c->fd >= 0 && c->state != WM_CONN_CONNECTING)
         event_del(c->rev);
 }
 

@@ -94,7 +94,7 @@ void wm__conn_dispatch(wm_conn_t *c)
 
 /* The peer will send nothing more: deliver what is left, then close once
  * our own queue is written (a peer that half-closed still reads). */
-static void conn_on_eof(wm_conn_t *c)
+void wm__conn_on_eof(wm_conn_t *c)
 {
     c->eof = true;
     event_del(c->rev);
@@ -161,7 +161,7 @@ void wm__conn_on_readable(evutil_socket_t fd, short what, void *arg)
     if (lent)
         conn_keep_rest(c);
     if (n == 0 && c->state == WM_CONN_ESTABLISHED)
-        conn_on_eof(c);
+        wm__conn_on_eof(c);
     else
         wm__conn_close_if_idle(c);
 }

@@ -13,6 +13,7 @@
 #include "wm_int.h"
 
 static void try_next_address(wm_conn_t *c);
+static int arm_timeout(wm_conn_t *c);
 
 wm_conn_t *wm_conn_new(const char *url)
 {
@@ -40,6 +41,10 @@ wm_conn_t *wm_conn_new(const char *url)
     }
     c->url = u;
     c->transport = (uint8_t)u.transport;
+    if (u.tls && wm_conn_set_tls(c, NULL) != WM_OK) {
+        wm_conn_destroy(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -75,6 +80,14 @@ static void connect_established(wm_conn_t *c, int fd)
     if (wm__conn_attach_fd(c, fd) != WM_OK) {
         close(fd);
         connect_fail(c, WM_ENOMEM);
+        return;
+    }
+    if (c->tls) {
+        /* on_connect waits for the handshake (tls.c); the connect timeout
+         * bounds that too, so a server that never answers TLS cannot hang
+         * us. */
+        if (arm_timeout(c) != WM_OK)
+            connect_fail(c, WM_ENOMEM);
         return;
     }
     if (c->transport == WM_TR_UDP)

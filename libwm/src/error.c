@@ -15,6 +15,8 @@ const char *wm_strerror(int err)
         return "no protocol registered under that scheme";
     case WM_EDNS:
         return "host name could not be resolved";
+    case WM_ETLS:
+        return "TLS failure (handshake, certificate verification or a bad record)";
     case WM_ENOBUFS:
         return "send buffer full: data dropped";
     case WM_EMSGSIZE:

@@ -64,6 +64,7 @@ typedef struct wm__url {
     wm__transport_t transport;
     char host[256]; /* without [] for IPv6; the path for unix */
     uint16_t port;
+    bool tls; /* "proto+tls://": TLS over TCP */
 } wm__url_t;
 
 int wm__url_parse(const char *url, wm__url_t *out);
@@ -123,6 +124,7 @@ struct wm_conn {
     const wm_protocol_t *proto;
     wm_proto_ctx_t ctx;
     size_t max_send_buffer;
+    struct wm__tls *tls; /* NULL: plain socket (the fast path); tls.c */
 
     struct evbuffer *in;
     struct evbuffer *out;
@@ -188,6 +190,36 @@ int wm__udp_send(wm_conn_t *c, const void *data, size_t len, bool raw);
 /* Sends the datagrams queued before an outgoing UDP socket connected. */
 void wm__udp_flush_queued(wm_conn_t *c);
 
+/* The peer closed its side (conn_io.c): deliver the rest, then close. */
+void wm__conn_on_eof(wm_conn_t *c);
+
+/* ---- TLS (tls.c) ----------------------------------------------------------- */
+
+/* Per-connection TLS state; c->tls is NULL for plain connections, so the
+ * plain path costs one pointer test. */
+struct wm__tls;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX, without its headers here */
+/* Makes the accepted connection `c` serve TLS with `ctx`. WM_OK/WM_ENOMEM. */
+int wm__tls_accepted(wm_conn_t *c, struct ssl_ctx_st *ctx);
+/* wm__conn_attach_fd: a fresh SSL on `fd` (before the state changes), then,
+ * once the events are set, the start of the handshake (state CONNECTING). */
+int wm__tls_new_ssl(wm_conn_t *c, int fd);
+void wm__tls_start(wm_conn_t *c);
+/* Event callbacks that replace the plain ones on TLS connections. */
+void wm__tls_on_readable(evutil_socket_t fd, short what, void *arg);
+void wm__tls_on_writable(evutil_socket_t fd, short what, void *arg);
+/* Encrypts the head of c->out. Returns plaintext bytes written, or -1 with
+ * errno EAGAIN (retry on an event) or EPIPE (failed; logged). */
+int wm__tls_write(wm_conn_t *c);
+/* A write waits for the socket to be readable (SSL_ERROR_WANT_READ): the
+ * write event must not be armed meanwhile, or it would spin. */
+bool wm__tls_write_waits_read(const wm_conn_t *c);
+/* Sends close_notify when the session ended cleanly, and frees the SSL
+ * (before the socket is closed). */
+void wm__tls_close(wm_conn_t *c);
+void wm__tls_free(wm_conn_t *c);
+void wm__tls_worker_free(wm_worker_t *w);
+
 /* ---- workers (worker.c, udp.c) ------------------------------------------ */
 
 struct wm_worker {
@@ -203,6 +235,7 @@ struct wm_worker {
     uint16_t port;
     struct event *accept_ev;
     struct event *accept_retry; /* re-enables accept after EMFILE */
+    struct ssl_ctx_st *tls_ctx; /* wm_worker_set_tls: serve TLS (tls.c) */
     size_t max_send_buffer, max_package;
     void *user_data;
     wm_free_cb user_free;

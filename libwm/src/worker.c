@@ -90,6 +90,7 @@ void wm__worker_free_hidden(wm_worker_t *w)
 static void worker_release(void *arg)
 {
     wm_worker_t *w = arg;
+    wm__tls_worker_free(w);
     free(w->url_text);
     free(w->name);
     free(w->user);
@@ -359,6 +360,12 @@ int wm_worker_listen(wm_worker_t *w)
 {
     if (w->listening)
         return WM_OK;
+    if (w->url.tls && !w->tls_ctx) {
+        wm_log_error("worker %s: cannot listen on %s: a +tls URL needs a certificate "
+                     "(wm_worker_set_tls)",
+                     w->name, w->url_text);
+        return WM_ETLS;
+    }
     wm__url_t u = w->url;
     if (strcmp(u.host, "localhost") == 0)
         strcpy(u.host, "127.0.0.1");
@@ -427,12 +434,14 @@ static void accept_one(wm_worker_t *w, int fd, struct sockaddr_storage *ss, sock
     memcpy(&c->remote, ss, len);
     c->remote_len = len;
     wm__worker_conn_add(w, c);
-    if (wm__conn_attach_fd(c, fd) != WM_OK) {
+    if ((w->tls_ctx && wm__tls_accepted(c, w->tls_ctx) != WM_OK) ||
+        wm__conn_attach_fd(c, fd) != WM_OK) {
         close(fd);
         wm_conn_destroy(c);
         return;
     }
-    wm__conn_emit_connect(c);
+    if (!c->tls) /* TLS: on_connect runs when the handshake completes */
+        wm__conn_emit_connect(c);
 }
 
 static void on_acceptable(evutil_socket_t lfd, short what, void *arg)

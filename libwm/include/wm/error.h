@@ -35,6 +35,7 @@ extern "C" {
 #define WM_EBADURL (-4001)  /* an address URL could not be parsed */
 #define WM_ENOPROTO (-4002) /* no protocol is registered under that scheme */
 #define WM_EDNS (-4003)     /* a host name could not be resolved */
+#define WM_ETLS (-4004)     /* TLS failed: handshake, verification or a bad record */
 
 /* Returns a static, human-readable text for a WM_E* code (or a negated
  * errno). Never NULL; unknown codes give "unknown error". */
