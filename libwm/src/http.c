@@ -24,9 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "wm_int.h"
 #include "http_parse.h"
+#include "http_int.h"
 
 /* ---- State ------------------------------------------------------------------ */
 
@@ -68,6 +70,7 @@ typedef struct http_state {
     int minor;
     wm_http_request_t req;
     struct event *idle_ev;
+    struct evbuffer_cb_entry *hold_cb; /* wm__http_send_file: resume once drained */
 } http_state_t;
 
 struct wm_http_response {
@@ -77,6 +80,7 @@ struct wm_http_response {
     char *body;
     size_t body_len;
     bool has_date, has_server, close;
+    bool body_is_file; /* wm__http_send_file: body_len counts a file segment */
 };
 
 static uint64_t idle_timeout_ms = WM_HTTP_DEFAULT_IDLE_TIMEOUT_MS;
@@ -275,6 +279,11 @@ static void imf_date(time_t t, char out[64])
     gmtime_r(&t, &tm);
     snprintf(out, 64, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
              months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+void wm__http_imf_date(time_t t, char out[64])
+{
+    imf_date(t, out);
 }
 
 /* The Date value, formatted once a second. */
@@ -857,6 +866,8 @@ static char *serialize(const wm_http_response_t *r, const http_state_t *st, bool
         n += snprintf(head + n, sizeof head - (size_t)n, "Connection: close\r\n");
     else if (st->minor == 0)
         n += snprintf(head + n, sizeof head - (size_t)n, "Connection: keep-alive\r\n");
+    if (r->body_is_file)
+        send_body = false; /* the caller appends the file segment after the head */
     size_t total = (size_t)n + r->lines_len + 2 + (send_body ? r->body_len : 0);
     char *buf = malloc(total);
     if (!buf)
@@ -927,6 +938,90 @@ int wm_http_send(wm_conn_t *c, wm_http_response_t *r)
     /* A dropped answer would leave the client waiting forever: close. */
     answered(st, c, close || rc < 0, false);
 out:
+    wm_http_response_free(r);
+    return rc;
+}
+
+static void resume_later(void *id)
+{
+    wm_conn_t *c = wm_conn_find((uint64_t)(uintptr_t)id);
+    http_state_t *st = conn_state(c);
+    if (st && !st->busy && !st->closing && wm_conn_state(c) == WM_CONN_ESTABLISHED)
+        wm_conn_resume_recv(c);
+}
+
+/* Watches the output of a connection held by a large file: once it is below
+ * the send buffer limit, the next request may be read (on the next turn, not
+ * from inside evbuffer_write). */
+static void hold_drained(struct evbuffer *out, const struct evbuffer_cb_info *info, void *id)
+{
+    wm_conn_t *c = wm_conn_find((uint64_t)(uintptr_t)id);
+    http_state_t *st = conn_state(c);
+    if (!st || !info->n_deleted || evbuffer_get_length(out) >= c->max_send_buffer)
+        return;
+    evbuffer_cb_clear_flags(out, st->hold_cb, EVBUFFER_CB_ENABLED);
+    if (wm__defer(resume_later, id) != WM_OK)
+        wm_conn_resume_recv(c);
+}
+
+int wm__http_send_file(wm_conn_t *c, wm_http_response_t *r, int fd, uint64_t off, uint64_t len)
+{
+    http_state_t *st = conn_state(c);
+    bool with_body =
+        r && st && !st->head && r->status >= 200 && r->status != 204 && r->status != 304 && len > 0;
+    int rc;
+    if (!r || !st || !st->busy) {
+        rc = WM_EINVAL;
+        goto out;
+    }
+    if (wm_conn_state(c) != WM_CONN_ESTABLISHED) {
+        rc = WM_ENOTCONN;
+        goto out;
+    }
+    bool closing = !st->keep_alive || r->close || conn_draining(c);
+    r->body_is_file = true;
+    free(r->body);
+    r->body = NULL;
+    r->body_len = (size_t)len;
+    size_t hlen;
+    char *buf = serialize(r, st, closing, &hlen);
+    if (!buf) {
+        rc = WM_ENOMEM;
+        goto out;
+    }
+    rc = wm_conn_send_raw(c, buf, hlen);
+    free(buf);
+    if (rc >= 0 && with_body) {
+        /* Without DRAINS_TO_FD libevent maps or reads the file into memory;
+         * with it the segment stays a (fd, offset) pair for sendfile(). TLS
+         * must encrypt from memory, so it keeps the mapping. */
+        if (!c->tls)
+            evbuffer_set_flags(c->out, EVBUFFER_FLAG_DRAINS_TO_FD);
+        if (evbuffer_add_file(c->out, fd, (ev_off_t)off, (ev_off_t)len) == 0) {
+            fd = -1; /* the buffer owns it now */
+            if (c->state == WM_CONN_ESTABLISHED && (!c->tls || !wm__tls_write_waits_read(c)))
+                event_add(c->wev, NULL); /* written by conn_flush when writable */
+            rc = WM_QUEUED;
+        } else {
+            rc = WM_ENOMEM;
+        }
+    }
+    /* A file counts in full against the send buffer limit, so the answer to
+     * a pipelined request read now would be dropped (WM_ENOBUFS): keep the
+     * connection paused until the file has mostly gone out. */
+    if (rc == WM_QUEUED && !closing && st->we_paused &&
+        evbuffer_get_length(c->out) >= c->max_send_buffer) {
+        if (!st->hold_cb)
+            st->hold_cb = evbuffer_add_cb(c->out, hold_drained, (void *)(uintptr_t)wm_conn_id(c));
+        if (st->hold_cb) {
+            evbuffer_cb_set_flags(c->out, st->hold_cb, EVBUFFER_CB_ENABLED);
+            st->we_paused = false; /* answered() leaves it paused; hold_drained resumes */
+        }
+    }
+    answered(st, c, closing || rc < 0, false);
+out:
+    if (fd >= 0)
+        close(fd);
     wm_http_response_free(r);
     return rc;
 }

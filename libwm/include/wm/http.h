@@ -26,7 +26,7 @@
  * `Connection: close`, or a draining process (stop -g, reload), and after an
  * idle keep-alive timeout (wm_http_set_idle_timeout).
  *
- * Not here yet: static files, sessions, body helpers for forms/multipart/
+ * Not here yet: sessions, body helpers for forms/multipart/
  * JSON, streaming responses, SSE, gzip. */
 #ifndef WM_HTTP_H
 #define WM_HTTP_H
@@ -157,6 +157,92 @@ int wm_http_reply(wm_conn_t *c, int status, const char *content_type, const void
 /* The standard reason phrase for `status` ("Not Found"), "" when unknown.
  * Static. */
 const char *wm_http_reason(int status);
+
+/* ---- Files ------------------------------------------------------------------ */
+
+/* Answers the current request with the regular file at `path`. The body is
+ * never copied through user space on plain connections: it is queued as an
+ * evbuffer file segment and written with sendfile() (TLS connections map it
+ * and encrypt from the mapping). The answer carries:
+ *   - Content-Type: `content_type`, or from the extension when NULL (html,
+ *     css, js, json, txt, xml, svg, png, jpg, gif, webp, ico, wasm, pdf,
+ *     woff, woff2, mp3, mp4, webm, zip, gz, ...; application/octet-stream
+ *     otherwise);
+ *   - Last-Modified (the mtime) and a strong ETag "<size>-<mtime ns>" in hex,
+ *     as nginx does: it changes whenever the file is rewritten;
+ *   - Accept-Ranges: bytes.
+ * GET and HEAD are conditional: If-None-Match (a list or "*", weak
+ * comparison) answers 304 when it matches; otherwise, and only without
+ * If-None-Match, If-Modified-Since answers 304 when the file is not newer.
+ * A GET with one `Range: bytes=a-b`, `a-` or `-n` answers 206 with
+ * Content-Range (If-Range honoured), one that cannot be satisfied answers
+ * 416 with a Content-Range of "bytes *" and the size; a multi-range request or
+ * a malformed Range gets the whole file with 200 (RFC 9110 §14.2 lets a
+ * server ignore Range; multipart/byteranges is not produced). HEAD gets
+ * the fields without the body.
+ * Missing file: 404. A directory, a non-regular file or one we may not
+ * read: 403. The file is opened when called and its bytes are read when the
+ * socket can take them, so a file replaced meanwhile keeps sending the old
+ * inode. Returns as wm_http_send(). */
+int wm_http_send_file(wm_conn_t *c, const wm_http_request_t *req, const char *path,
+                      const char *content_type);
+
+/* The Content-Type for a file name's extension (case-insensitive), or
+ * "application/octet-stream". Static. */
+const char *wm_http_mime_type(const char *name);
+
+/* ---- Static-file server --------------------------------------------------- */
+
+/* Serves files from a root folder per host name, for on_message:
+ *
+ *   wm_http_static_t *s = wm_http_static_new("/srv/www");
+ *   wm_http_static_add_host(s, "docs.example.com", "/srv/docs");
+ *   ...in on_message:
+ *   if (wm_http_static_serve(s, c, req) == WM_ENOENT)
+ *       wm_http_reply(c, 404, "text/plain", "not found\n", 10);
+ *
+ * Mapping a request to a file, with no way out of the root:
+ *   1. the path (never the query) is percent-decoded once; %00, an encoded
+ *      '/' (%2F) and a malformed escape are refused (400), so
+ *      "/..%2f..%2fetc" never becomes "/../../etc";
+ *   2. "." and ".." segments are resolved lexically; a ".." above the root
+ *      is refused (403), whether it came plain or as %2E%2E;
+ *   3. the result is realpath()ed under the root's realpath (taken once, at
+ *      _new/_add_host) and must stay under it: a symlink leading out of the
+ *      root is refused (403); symlinks staying inside are followed;
+ *   4. only regular files are served (403 otherwise); a directory is
+ *      answered with its index file (default "index.html"), a 301 to the
+ *      path with a trailing '/' first when it lacks one, or 403 without one.
+ * The file is then opened O_NOFOLLOW, and served as wm_http_send_file().
+ * Only GET and HEAD: other methods on an existing file get 405 with
+ * `Allow: GET, HEAD`.
+ * The root should not be writable by untrusted users: a symlink swapped in
+ * between the check and the open of a directory above the file is not
+ * guarded against. */
+typedef struct wm_http_static wm_http_static_t;
+
+/* `root`: the folder for hosts without their own (NULL: such requests get
+ * WM_ENOENT). Returns NULL when out of memory or when `root` does not
+ * resolve to a directory (logged). */
+wm_http_static_t *wm_http_static_new(const char *root);
+void wm_http_static_free(wm_http_static_t *s);
+
+/* Serves `host` (compared case-insensitively, without its port) from
+ * `root`. Returns WM_OK, WM_EINVAL (empty host, root not a directory) or
+ * WM_ENOMEM. A host added twice keeps its latest root. */
+int wm_http_static_add_host(wm_http_static_t *s, const char *host, const char *root);
+
+/* The file served for a directory ("index.html" by default; NULL: none, a
+ * directory then answers 403). A plain name, no '/'. Returns WM_OK,
+ * WM_EINVAL or WM_ENOMEM. */
+int wm_http_static_set_index(wm_http_static_t *s, const char *name);
+
+/* Answers `req` from the files. Returns WM_ENOENT, with nothing sent, when
+ * no file matched (no root for the host, no such file): the caller answers.
+ * Otherwise the request has been answered (200, 206, 301, 304, 400, 403,
+ * 405, 416) and it returns as wm_http_send(): WM_SENT or WM_QUEUED, or an
+ * error from sending. */
+int wm_http_static_serve(wm_http_static_t *s, wm_conn_t *c, const wm_http_request_t *req);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus
