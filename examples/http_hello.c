@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* example-http-hello: the smallest HTTP server on wm. Every request gets
  * "Hello, wm" as text/plain; keep-alive, pipelining, HTTP/1.0 and the
- * protocol's own error answers come from the http:// protocol. It is also
- * what bench/http measures against nginx.
+ * protocol's own error answers come from the http:// protocol. With
+ * --tls CERT KEY it answers over HTTPS.
  *
  *   example-http-hello --listen http://127.0.0.1:8080 start
+ *   example-http-hello --listen http://127.0.0.1:8443 --tls server.crt server.key start
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ static void usage(FILE *out, const char *prog)
             "Answers every HTTP request with \"Hello, wm\".\n"
             "  --listen URL  where to listen (default http://0.0.0.0:8080)\n"
             "  --count N     processes (default 1)\n"
+            "  --tls CERT KEY  serve HTTPS with this certificate chain and key (PEM)\n"
             "  --help        this text\n"
             "Example: %s --listen http://127.0.0.1:8080 start\n",
             prog, prog);
@@ -34,9 +36,11 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
                                          {"count", required_argument, NULL, 'c'},
+                                         {"tls", required_argument, NULL, 't'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *url = "http://0.0.0.0:8080";
+    const char *cert = NULL, *key = NULL;
     int count = 1, opt;
 
     /* "+": stop at the first command word, so "start -d" reaches wm_run_all. */
@@ -52,6 +56,14 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 't': /* two values: CERT is the option's, KEY the next word */
+            if (optind >= argc) {
+                fprintf(stderr, "%s: --tls wants CERT and KEY\n", argv[0]);
+                return 2;
+            }
+            cert = optarg;
+            key = argv[optind++];
+            break;
         case 'h':
             usage(stdout, argv[0]);
             return 0;
@@ -64,6 +76,8 @@ int main(int argc, char **argv)
     if (w == NULL)
         return 1; /* the reason is logged */
     wm_worker_set_name(w, "http-hello");
+    if (cert && wm_worker_set_tls(w, cert, key) != WM_OK)
+        return 1; /* the reason (missing file, key does not match) is logged */
     wm_worker_set_count(w, count);
     wm_worker_on_message(w, on_message, NULL);
     /* wm_run_all() sees argv[0] and the words after our options. */

@@ -32,6 +32,7 @@ static void usage(FILE *out, const char *prog)
             "  --index NAME      the file a directory answers with (default index.html)\n"
             "  --listen URL      where to listen (default http://0.0.0.0:8080)\n"
             "  --count N         processes (default 1)\n"
+            "  --tls CERT KEY    serve HTTPS with this certificate chain and key (PEM)\n"
             "  --help            this text\n"
             "Example: %s --root ./public --listen http://127.0.0.1:8080 start\n",
             prog, prog);
@@ -44,15 +45,14 @@ static void free_static(void *p)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"root", required_argument, NULL, 'r'},
-                                         {"host", required_argument, NULL, 'H'},
-                                         {"index", required_argument, NULL, 'i'},
-                                         {"listen", required_argument, NULL, 'l'},
-                                         {"count", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"root", required_argument, NULL, 'r'},  {"host", required_argument, NULL, 'H'},
+        {"index", required_argument, NULL, 'i'}, {"listen", required_argument, NULL, 'l'},
+        {"count", required_argument, NULL, 'c'}, {"tls", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     const char *url = "http://0.0.0.0:8080", *root = NULL, *index = NULL;
     const char *hosts[64];
+    const char *cert = NULL, *key = NULL;
     int nhosts = 0, count = 1, opt;
 
     /* "+": stop at the first command word, so "start -d" reaches wm_run_all. */
@@ -81,6 +81,14 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 't': /* two values: CERT is the option's, KEY the next word */
+            if (optind >= argc) {
+                fprintf(stderr, "%s: --tls wants CERT and KEY\n", argv[0]);
+                return 2;
+            }
+            cert = optarg;
+            key = argv[optind++];
+            break;
         case 'h':
             usage(stdout, argv[0]);
             return 0;
@@ -89,9 +97,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!root) {
+    /* Only starting needs a root: stop, status, reload act on the running
+     * master and go straight to wm_run_all. */
+    const char *cmd = optind < argc ? argv[optind] : "";
+    if (!root && (!strcmp(cmd, "start") || !strcmp(cmd, "restart"))) {
         fprintf(stderr, "%s: --root DIR is required. Try '%s --help'.\n", argv[0], argv[0]);
         return 2;
+    }
+    if (!root) {
+        argv[optind - 1] = argv[0];
+        return wm_run_all(argc - optind + 1, argv + optind - 1);
     }
     wm_http_static_t *s = wm_http_static_new(root);
     if (!s)
@@ -117,6 +132,10 @@ int main(int argc, char **argv)
         return 1;
     }
     wm_worker_set_name(w, "static");
+    if (cert && wm_worker_set_tls(w, cert, key) != WM_OK) {
+        wm_http_static_free(s);
+        return 1; /* the reason (missing file, key does not match) is logged */
+    }
     wm_worker_set_count(w, count);
     /* The worker owns the file server from here: freed with it. */
     wm_worker_set_user_data(w, s, free_static);
