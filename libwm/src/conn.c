@@ -190,7 +190,7 @@ int wm__conn_attach_fd(wm_conn_t *c, int fd)
         wm__tls_start(c); /* the handshake drives the events until it ends */
         return WM_OK;
     }
-    if (!c->paused)
+    if (!c->holds)
         event_add(c->rev, NULL);
     if (evbuffer_get_length(c->out) && c->transport != WM_TR_UDP)
         event_add(c->wev, NULL);
@@ -231,8 +231,7 @@ static void conn_unpipe(wm_conn_t *c)
     c->pipe_dst = c->pipe_src = NULL;
     if (src && src->pipe_dst == c) {
         src->pipe_dst = NULL;
-        if (src->paused)
-            wm_conn_resume_recv(src);
+        wm__conn_release(src, WM__HOLD_PIPE);
     }
     if (dst) {
         if (dst->pipe_src == c)
@@ -311,7 +310,7 @@ static void conn_check_full(wm_conn_t *c)
         return;
     c->buffer_full = true;
     if (c->pipe_src)
-        wm_conn_pause_recv(c->pipe_src);
+        wm__conn_hold(c->pipe_src, WM__HOLD_PIPE);
     if (c->cb.on_buffer_full)
         c->cb.on_buffer_full(c, c->cb.on_buffer_full_ud);
 }
@@ -321,8 +320,8 @@ static void conn_drained(wm_conn_t *c)
     event_del(c->wev);
     if (c->buffer_full) {
         c->buffer_full = false;
-        if (c->pipe_src && c->pipe_src->paused)
-            wm_conn_resume_recv(c->pipe_src);
+        if (c->pipe_src)
+            wm__conn_release(c->pipe_src, WM__HOLD_PIPE);
         if (c->cb.on_buffer_drain)
             c->cb.on_buffer_drain(c, c->cb.on_buffer_drain_ud);
     }
@@ -487,21 +486,21 @@ int wm_conn_close_with(wm_conn_t *c, const void *data, size_t len)
 
 /* ---- flow control ------------------------------------------------------------- */
 
-void wm_conn_pause_recv(wm_conn_t *c)
+void wm__conn_hold(wm_conn_t *c, unsigned why)
 {
-    c->paused = true;
-    /* A TLS handshake (state CONNECTING) needs its read event; the pause
+    c->holds |= (uint8_t)why;
+    /* A TLS handshake (state CONNECTING) needs its read event; the hold
      * takes effect when it completes. */
     if (c->rev && c->fd >= 0 && c->state != WM_CONN_CONNECTING)
         event_del(c->rev);
 }
 
-void wm_conn_resume_recv(wm_conn_t *c)
+void wm__conn_release(wm_conn_t *c, unsigned why)
 {
-    if (!c->paused)
+    if (!(c->holds & why))
         return;
-    c->paused = false;
-    if (c->state != WM_CONN_ESTABLISHED || !c->rev)
+    c->holds &= (uint8_t)~why;
+    if (c->holds || c->state != WM_CONN_ESTABLISHED || !c->rev)
         return;
     event_add(c->rev, NULL);
     /* Deliver what is already buffered even if no new byte ever arrives; the
@@ -510,9 +509,19 @@ void wm_conn_resume_recv(wm_conn_t *c)
         event_active(c->rev, EV_READ, 0);
 }
 
+void wm_conn_pause_recv(wm_conn_t *c)
+{
+    wm__conn_hold(c, WM__HOLD_USER);
+}
+
+void wm_conn_resume_recv(wm_conn_t *c)
+{
+    wm__conn_release(c, WM__HOLD_USER);
+}
+
 bool wm_conn_is_paused(const wm_conn_t *c)
 {
-    return c->paused;
+    return c->holds != 0;
 }
 
 int wm_conn_pipe(wm_conn_t *src, wm_conn_t *dst)
@@ -523,7 +532,7 @@ int wm_conn_pipe(wm_conn_t *src, wm_conn_t *dst)
     src->pipe_dst = dst;
     dst->pipe_src = src;
     if (dst->buffer_full)
-        wm_conn_pause_recv(src);
+        wm__conn_hold(src, WM__HOLD_PIPE);
     return WM_OK;
 }
 

@@ -63,7 +63,7 @@ void wm__conn_dispatch(wm_conn_t *c)
     if (c->dispatching)
         return;
     c->dispatching = true;
-    for (int budget = WM_DISPATCH_BUDGET; c->state == WM_CONN_ESTABLISHED && !c->paused;) {
+    for (int budget = WM_DISPATCH_BUDGET; c->state == WM_CONN_ESTABLISHED && !c->holds;) {
         size_t avail = evbuffer_get_length(c->in);
         if (avail == 0)
             break;
@@ -98,7 +98,7 @@ void wm__conn_on_eof(wm_conn_t *c)
 {
     c->eof = true;
     event_del(c->rev);
-    if (c->paused && evbuffer_get_length(c->in))
+    if (c->holds && evbuffer_get_length(c->in))
         return; /* resume_recv delivers the rest and comes back here */
     if (evbuffer_get_length(c->out) == 0)
         wm__conn_end(c, 0, NULL);
@@ -145,7 +145,7 @@ static void conn_keep_rest(wm_conn_t *c)
 void wm__conn_on_readable(evutil_socket_t fd, short what, void *arg)
 {
     wm_conn_t *c = arg;
-    if (c->state != WM_CONN_ESTABLISHED || c->paused)
+    if (c->state != WM_CONN_ESTABLISHED || c->holds)
         return;
     bool lent;
     int n = conn_read(c, &lent);

@@ -572,8 +572,9 @@ static int http_decode(const char *pkt, size_t len, wm_msg_t *msg, wm_proto_ctx_
     st->continue_sent = false;
     idle_stop(st);
     if (st->conn) {
-        /* One at a time: nothing more is parsed until this is answered. */
-        wm_conn_pause_recv(st->conn);
+        /* One at a time: nothing more is parsed until this is answered. The
+         * protocol's own hold, so it never lifts a pause the user made. */
+        wm__conn_hold(st->conn, WM__HOLD_PROTO);
         st->we_paused = true;
     }
     return WM_OK;
@@ -910,7 +911,7 @@ static void answered(http_state_t *st, wm_conn_t *c, bool close, bool defer_clos
     idle_arm(st);
     if (st->we_paused) {
         st->we_paused = false;
-        wm_conn_resume_recv(c);
+        wm__conn_release(c, WM__HOLD_PROTO);
     }
 }
 
@@ -947,7 +948,7 @@ static void resume_later(void *id)
     wm_conn_t *c = wm_conn_find((uint64_t)(uintptr_t)id);
     http_state_t *st = conn_state(c);
     if (st && !st->busy && !st->closing && wm_conn_state(c) == WM_CONN_ESTABLISHED)
-        wm_conn_resume_recv(c);
+        wm__conn_release(c, WM__HOLD_PROTO);
 }
 
 /* Watches the output of a connection held by a large file: once it is below
@@ -961,7 +962,7 @@ static void hold_drained(struct evbuffer *out, const struct evbuffer_cb_info *in
         return;
     evbuffer_cb_clear_flags(out, st->hold_cb, EVBUFFER_CB_ENABLED);
     if (wm__defer(resume_later, id) != WM_OK)
-        wm_conn_resume_recv(c);
+        wm__conn_release(c, WM__HOLD_PROTO);
 }
 
 int wm__http_send_file(wm_conn_t *c, wm_http_response_t *r, int fd, uint64_t off, uint64_t len)

@@ -319,7 +319,7 @@ static void tls_handshake_done(wm_conn_t *c)
         event_del(c->timer); /* the connect timeout covered the handshake */
     c->state = WM_CONN_ESTABLISHED;
     event_del(c->wev);
-    if (c->paused)
+    if (c->holds)
         event_del(c->rev);
     else
         event_add(c->rev, NULL);
@@ -335,7 +335,7 @@ static void tls_handshake_done(wm_conn_t *c)
     if ((c->state == WM_CONN_ESTABLISHED || c->state == WM_CONN_CLOSING) &&
         evbuffer_get_length(c->out))
         wm__conn_on_writable(c->fd, EV_WRITE, c);
-    if (c->state == WM_CONN_ESTABLISHED && !c->paused)
+    if (c->state == WM_CONN_ESTABLISHED && !c->holds)
         event_active(c->rev, EV_READ, 0);
 }
 
@@ -410,7 +410,7 @@ void wm__tls_on_writable(evutil_socket_t fd, short what, void *arg)
 static void tls_read(wm_conn_t *c)
 {
     struct wm__tls *t = c->tls;
-    if (c->state != WM_CONN_ESTABLISHED || c->paused) {
+    if (c->state != WM_CONN_ESTABLISHED || c->holds) {
         /* The read event may be armed only for a waiting write. */
         if (!t->write_waits_read)
             event_del(c->rev);

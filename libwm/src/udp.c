@@ -51,7 +51,7 @@ void wm__udp_conn_on_readable(evutil_socket_t fd, short what, void *arg)
 {
     wm_conn_t *c = arg;
     static char buf[WM_UDP_MAX];
-    for (int i = 0; i < WM_UDP_BUDGET && c->state == WM_CONN_ESTABLISHED && !c->paused; i++) {
+    for (int i = 0; i < WM_UDP_BUDGET && c->state == WM_CONN_ESTABLISHED && !c->holds; i++) {
         ssize_t n = recv(c->fd, buf, sizeof buf, 0);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR)

@@ -111,7 +111,7 @@ struct wm_conn {
     uint8_t kind;  /* wm__conn_kind_t */
     uint8_t state; /* wm_conn_state_t */
     uint8_t transport;
-    bool paused;
+    uint8_t holds;            /* WM__HOLD_* bits: delivery waits while any is set */
     bool close_fired;         /* on_close has run for this attempt */
     bool buffer_full;         /* on_buffer_full fired, drain pending */
     bool dispatching;         /* inside the message loop */
@@ -159,6 +159,15 @@ struct wm_conn {
     uint64_t connect_timeout_ms;
     int last_connect_err;
 };
+
+/* Who is holding a connection's delivery back. Each holder sets and clears
+ * its own bit, so one cannot undo another's hold: a protocol answering a
+ * request must not resume a connection its user paused. */
+#define WM__HOLD_USER 1u  /* wm_conn_pause_recv */
+#define WM__HOLD_PIPE 2u  /* wm_conn_pipe: the destination is full */
+#define WM__HOLD_PROTO 4u /* the protocol waits (http: one request at a time) */
+void wm__conn_hold(wm_conn_t *c, unsigned why);
+void wm__conn_release(wm_conn_t *c, unsigned why);
 
 /* Makes a connection object around `fd` (or -1) with fresh buffers and an id
  * registered in the process table. */

@@ -24,6 +24,7 @@
 
 static int n_messages;
 static uint64_t late_id;
+static uint64_t paused_id;
 
 static void late_answer(wm_timer_id_t id, void *ud)
 {
@@ -91,6 +92,11 @@ static void on_message(wm_conn_t *c, const wm_msg_t *msg, void *ud)
     if (strcmp(path, "/late") == 0) {
         late_id = wm_conn_id(c);
         ASSERT(wm_timer_add(50, false, late_answer, NULL, NULL) > 0);
+    } else if (strcmp(path, "/pause") == 0) {
+        /* The user pauses, then answers: the answer must not lift the pause. */
+        paused_id = wm_conn_id(c);
+        wm_conn_pause_recv(c);
+        reply_text(c, "paused");
     } else if (strcmp(path, "/echo") == 0) {
         ASSERT_EQ(wm_http_reply(c, 200, "application/octet-stream", msg->data, msg->len) >= 0, 1);
     } else if (strcmp(path, "/send") == 0) {
@@ -364,6 +370,31 @@ static void test_pipeline_in_order(void)
     finish(w);
 }
 
+/* The protocol holds a connection while a request waits for its answer;
+ * that hold is its own and must not end a pause the user made. */
+static void test_user_pause_survives_answer(void)
+{
+    wm_worker_t *w = start_server(0);
+    client_t *c = client_new(w);
+    SEND(c, "GET /pause HTTP/1.1\r\nHost: h\r\n\r\n"
+            "GET /two HTTP/1.1\r\nHost: h\r\n\r\n");
+    resp_t r;
+    read_response(c, &r);
+    ASSERT_STR_EQ(r.body, "paused");
+    run_for(100);
+    ASSERT_EQ(n_messages, 1); /* /two waits while the user's pause holds */
+    ASSERT_EQ(c->len, 0);
+    wm_conn_t *s = wm_conn_find(paused_id);
+    ASSERT(s != NULL);
+    ASSERT(wm_conn_is_paused(s));
+    wm_conn_resume_recv(s);
+    read_response(c, &r);
+    ASSERT(strstr(r.body, "P=/two") != NULL);
+    ASSERT_EQ(n_messages, 2);
+    client_free(c);
+    finish(w);
+}
+
 static void test_keep_alive_and_close(void)
 {
     wm_worker_t *w = start_server(0);
@@ -556,6 +587,7 @@ static const wm_test_case_t cases[] = {
     {"get_query", test_get_query},
     {"post_bodies", test_post_bodies},
     {"pipeline_in_order", test_pipeline_in_order},
+    {"user_pause_survives_answer", test_user_pause_survives_answer},
     {"keep_alive_and_close", test_keep_alive_and_close},
     {"expect_continue", test_expect_continue},
     {"error_statuses", test_error_statuses},

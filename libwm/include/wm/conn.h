@@ -107,8 +107,13 @@ void wm_conn_destroy(wm_conn_t *c);
 /* Stops delivering messages; the kernel's receive window then pushes back
  * on the peer. */
 void wm_conn_pause_recv(wm_conn_t *c);
-/* Delivers what is already buffered, then reads again. */
+/* Delivers what is already buffered, then reads again — unless something
+ * else still holds the connection: a pipe whose destination is full, or
+ * the protocol (an http:// connection waits for the answer to the current
+ * request). Those holds are separate: resuming never lifts them, and they
+ * never lift a pause made here. */
 void wm_conn_resume_recv(wm_conn_t *c);
+/* True while delivery is held for any of those reasons. */
 bool wm_conn_is_paused(const wm_conn_t *c);
 
 /* Proxies `src` into `dst`: every message of `src` is sent to `dst`;
