@@ -71,6 +71,17 @@ typedef struct http_state {
     wm_http_request_t req;
     struct event *idle_ev;
     struct evbuffer_cb_entry *hold_cb; /* wm__http_send_file: resume once drained */
+    bool gzip_ok;                      /* the request's Accept-Encoding allows gzip */
+    /* A streamed answer (wm_http_stream_start .. _end). */
+    bool streaming;
+    bool chunked;      /* HTTP/1.1: chunked framing; HTTP/1.0: until the close */
+    bool discard;      /* HEAD: the fields went out, the body is dropped */
+    bool stream_close; /* close once it ends */
+    wm__http_gz_t *gz; /* gzipping it, or NULL */
+    struct event *beat_ev;
+    uint64_t beat_ms;
+    const char *beat_data;
+    size_t beat_len;
 } http_state_t;
 
 struct wm_http_response {
@@ -81,6 +92,10 @@ struct wm_http_response {
     size_t body_len;
     bool has_date, has_server, close;
     bool body_is_file; /* wm__http_send_file: body_len counts a file segment */
+    bool has_type;     /* Content-Type set */
+    bool gzip_type;    /* ... to a type worth compressing */
+    bool has_encoding; /* Content-Encoding set: never compressed again */
+    bool stream;       /* wm_http_stream_start: no Content-Length, maybe chunked */
 };
 
 static uint64_t idle_timeout_ms = WM_HTTP_DEFAULT_IDLE_TIMEOUT_MS;
@@ -128,6 +143,9 @@ static void http_free_state(wm_proto_ctx_t *ctx)
     http_state_t *st = ctx->state;
     if (st->idle_ev)
         event_free(st->idle_ev);
+    if (st->beat_ev)
+        event_free(st->beat_ev);
+    wm__http_gz_free(st->gz);
     free(st->body);
     free(st->req.strs);
     free(st->req.hdrs);
@@ -568,6 +586,10 @@ static int http_decode(const char *pkt, size_t len, wm_msg_t *msg, wm_proto_ctx_
     st->keep_alive = req.keep_alive;
     st->head = strcmp(st->req.method, "HEAD") == 0;
     st->minor = req.version_minor;
+    /* Decided now: the view is gone by the time a late answer is sent. (A
+     * second Accept-Encoding field is not looked at.) */
+    const char *ae = wm_http_request_header(&st->req, "accept-encoding");
+    st->gzip_ok = ae && wm__http_accepts_gzip(ae, strlen(ae));
     st->head_len = 0; /* the next request starts fresh */
     st->continue_sent = false;
     idle_stop(st);
@@ -772,8 +794,18 @@ int wm_http_response_header(wm_http_response_t *r, const char *name, const char 
     }
     r->has_date |= strcasecmp(name, "date") == 0;
     r->has_server |= strcasecmp(name, "server") == 0;
+    r->has_encoding |= strcasecmp(name, "content-encoding") == 0;
+    if (strcasecmp(name, "content-type") == 0) {
+        r->has_type = true;
+        r->gzip_type = wm__http_gzip_type(value);
+    }
     const char *parts[] = {name, ": ", value, "\r\n"};
     return lines_add(r, parts, 4);
+}
+
+bool wm__http_response_has_type(const wm_http_response_t *r)
+{
+    return r->has_type;
 }
 
 int wm_http_response_body(wm_http_response_t *r, const void *data, size_t len)
@@ -849,6 +881,61 @@ int wm_http_response_cookie(wm_http_response_t *r, const char *name, const char 
     return lines_add(r, parts, sizeof parts / sizeof *parts);
 }
 
+static bool status_has_body(int status)
+{
+    return status >= 200 && status != 204 && status != 304;
+}
+
+/* Whether `r` is an answer gzip applies to, whatever this client accepts
+ * (then it gets Vary). Streams have no length to weigh. */
+static bool gzip_eligible(const wm_http_response_t *r)
+{
+    return wm_http_gzip() > 0 && r->gzip_type && !r->has_encoding && !r->body_is_file &&
+           status_has_body(r->status) && r->status != 206 &&
+           (r->stream || r->body_len >= wm_http_gzip_min_length());
+}
+
+static int add_vary(wm_http_response_t *r)
+{
+    static const char *const vary[] = {"Vary: Accept-Encoding\r\n"};
+    return lines_add(r, vary, 1);
+}
+
+static int add_content_encoding(wm_http_response_t *r)
+{
+    static const char *const gz[] = {"Content-Encoding: gzip\r\n"};
+    r->has_encoding = true;
+    return lines_add(r, gz, 1);
+}
+
+/* Gzips r's body in place when gzip applies and the client accepts it. A
+ * HEAD answer is compressed as well, to announce the Content-Length a GET
+ * would get. A body that would not shrink is kept as it is. */
+static int gzip_prepare(wm_http_response_t *r, const http_state_t *st)
+{
+    if (!gzip_eligible(r))
+        return WM_OK;
+    int rc = add_vary(r);
+    if (rc != WM_OK || !st->gzip_ok)
+        return rc;
+    char *z;
+    size_t zlen;
+    if ((rc = wm__http_gzip_buf(r->body, r->body_len, &z, &zlen)) != WM_OK)
+        return rc;
+    if (zlen >= r->body_len) {
+        free(z);
+        return WM_OK;
+    }
+    if ((rc = add_content_encoding(r)) != WM_OK) {
+        free(z);
+        return rc;
+    }
+    free(r->body);
+    r->body = z;
+    r->body_len = zlen;
+    return WM_OK;
+}
+
 /* The whole answer in one buffer (one write for small answers). */
 static char *serialize(const wm_http_response_t *r, const http_state_t *st, bool close,
                        size_t *out_len)
@@ -861,8 +948,13 @@ static char *serialize(const wm_http_response_t *r, const http_state_t *st, bool
         n += snprintf(head + n, sizeof head - (size_t)n, "Server: wm\r\n");
     if (!r->has_date)
         n += snprintf(head + n, sizeof head - (size_t)n, "Date: %s\r\n", date_now());
-    if (!no_body)
+    if (r->stream) {
+        if (st->minor >= 1)
+            n += snprintf(head + n, sizeof head - (size_t)n, "Transfer-Encoding: chunked\r\n");
+        send_body = false; /* written as the stream's first piece */
+    } else if (!no_body) {
         n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", r->body_len);
+    }
     if (close)
         n += snprintf(head + n, sizeof head - (size_t)n, "Connection: close\r\n");
     else if (st->minor == 0)
@@ -923,13 +1015,17 @@ int wm_http_send(wm_conn_t *c, wm_http_response_t *r)
         rc = WM_EINVAL;
         goto out;
     }
+    if (st->streaming) {
+        rc = WM_EINVAL;
+        goto out;
+    }
     if (wm_conn_state(c) != WM_CONN_ESTABLISHED) {
         rc = WM_ENOTCONN;
         goto out;
     }
     bool close = !st->keep_alive || r->close || conn_draining(c);
     size_t len;
-    char *buf = serialize(r, st, close, &len);
+    char *buf = gzip_prepare(r, st) == WM_OK ? serialize(r, st, close, &len) : NULL;
     if (!buf) {
         rc = WM_ENOMEM;
         goto out;
@@ -971,7 +1067,7 @@ int wm__http_send_file(wm_conn_t *c, wm_http_response_t *r, int fd, uint64_t off
     bool with_body =
         r && st && !st->head && r->status >= 200 && r->status != 204 && r->status != 304 && len > 0;
     int rc;
-    if (!r || !st || !st->busy) {
+    if (!r || !st || !st->busy || st->streaming) {
         rc = WM_EINVAL;
         goto out;
     }
@@ -1042,18 +1138,230 @@ int wm_http_reply(wm_conn_t *c, int status, const char *content_type, const void
     return wm_http_send(c, r);
 }
 
+/* ---- Streamed answers ---------------------------------------------------------------- */
+
+static bool queue_full(const wm_conn_t *c)
+{
+    return evbuffer_get_length(c->out) >= c->max_send_buffer;
+}
+
+/* Sends past the queue limit: the end of a stream must not be dropped, or
+ * the client would wait for it forever. Queued as wm__http_send_file
+ * queues its file. */
+static int send_forced(wm_conn_t *c, const void *data, size_t len)
+{
+    if (!queue_full(c))
+        return wm_conn_send_raw(c, data, len);
+    if (evbuffer_add(c->out, data, len) != 0)
+        return WM_ENOMEM;
+    if (!c->tls || !wm__tls_write_waits_read(c))
+        event_add(c->wev, NULL);
+    return WM_QUEUED;
+}
+
+/* Frames `len` bytes as one chunk (or as they are, for HTTP/1.0), with
+ * `tail` ("0\r\n\r\n" to end the body, or "") after it, and sends it all
+ * in one call: a chunk is queued whole or not at all. */
+static int put_framed(http_state_t *st, wm_conn_t *c, const char *data, size_t len,
+                      const char *tail, bool force)
+{
+    char small[4096], head[24];
+    int hn = st->chunked && len ? snprintf(head, sizeof head, "%zx\r\n", len) : 0;
+    size_t crlf = st->chunked && len ? 2 : 0, tn = st->chunked ? strlen(tail) : 0;
+    size_t total = (size_t)hn + len + crlf + tn;
+    if (total == 0)
+        return WM_SENT;
+    char *buf = total <= sizeof small ? small : malloc(total);
+    if (!buf)
+        return WM_ENOMEM;
+    memcpy(buf, head, (size_t)hn);
+    if (len)
+        memcpy(buf + hn, data, len);
+    memcpy(buf + hn + len, "\r\n", crlf);
+    memcpy(buf + hn + len + crlf, tail, tn);
+    int rc = force ? send_forced(c, buf, total) : wm_conn_send_raw(c, buf, total);
+    if (buf != small)
+        free(buf);
+    return rc;
+}
+
+static void beat_restart(http_state_t *st)
+{
+    if (!st->beat_ms || !st->beat_ev)
+        return;
+    struct timeval tv = {(time_t)(st->beat_ms / 1000), (suseconds_t)(st->beat_ms % 1000 * 1000)};
+    evtimer_add(st->beat_ev, &tv);
+}
+
+/* One piece of the body: gzipped when the stream is, then framed. */
+static int stream_put(http_state_t *st, wm_conn_t *c, const void *data, size_t len, bool finish)
+{
+    const char *tail = finish ? "0\r\n\r\n" : "";
+    int rc;
+    if (st->gz) {
+        char *z;
+        size_t zlen;
+        if ((rc = wm__http_gz_write(st->gz, data, len, finish, &z, &zlen)) != WM_OK)
+            return rc;
+        rc = put_framed(st, c, z, zlen, tail, finish);
+        free(z);
+    } else {
+        rc = put_framed(st, c, data, len, tail, finish);
+    }
+    beat_restart(st);
+    return rc;
+}
+
+static void stream_reset(http_state_t *st)
+{
+    st->streaming = false;
+    wm__http_gz_free(st->gz);
+    st->gz = NULL;
+    st->beat_ms = 0;
+    if (st->beat_ev)
+        evtimer_del(st->beat_ev);
+}
+
+/* Sets up gzip for a stream when it applies: Vary always, the encoder only
+ * when this client takes gzip (and a HEAD answer needs no encoder). */
+static int stream_gzip_prepare(http_state_t *st, wm_http_response_t *r)
+{
+    if (!gzip_eligible(r))
+        return WM_OK;
+    int rc = add_vary(r);
+    if (rc != WM_OK || !st->gzip_ok)
+        return rc;
+    if (!st->head && !(st->gz = wm__http_gz_new()))
+        return WM_ENOMEM;
+    return add_content_encoding(r);
+}
+
+int wm_http_stream_start(wm_conn_t *c, wm_http_response_t *r)
+{
+    http_state_t *st = conn_state(c);
+    int rc;
+    if (!r || !st || !st->busy || st->streaming || !status_has_body(r->status)) {
+        rc = WM_EINVAL;
+        goto out;
+    }
+    if (wm_conn_state(c) != WM_CONN_ESTABLISHED) {
+        rc = WM_ENOTCONN;
+        goto out;
+    }
+    /* HTTP/1.0 has no chunks: the close is what ends the body. */
+    bool close = st->minor == 0 || !st->keep_alive || r->close || conn_draining(c);
+    r->stream = true;
+    size_t len;
+    char *buf = NULL;
+    if ((rc = stream_gzip_prepare(st, r)) == WM_OK && !(buf = serialize(r, st, close, &len)))
+        rc = WM_ENOMEM;
+    if (rc == WM_OK) {
+        rc = wm_conn_send_raw(c, buf, len);
+        free(buf);
+    }
+    if (rc < 0) {
+        stream_reset(st);
+        answered(st, c, true, false); /* the client would wait forever */
+        goto out;
+    }
+    st->streaming = true;
+    st->chunked = st->minor >= 1;
+    st->discard = st->head;
+    st->stream_close = close;
+    if (r->body_len && !st->discard) {
+        int wrc = stream_put(st, c, r->body, r->body_len, false);
+        rc = wrc < 0 || wrc == WM_QUEUED ? wrc : rc;
+    }
+out:
+    wm_http_response_free(r);
+    return rc;
+}
+
+int wm_http_stream_write(wm_conn_t *c, const void *data, size_t len)
+{
+    http_state_t *st = conn_state(c);
+    if (!st || !st->streaming)
+        return WM_EINVAL;
+    if (wm_conn_state(c) != WM_CONN_ESTABLISHED)
+        return WM_ENOTCONN;
+    if (len == 0 || st->discard)
+        return WM_SENT;
+    /* Checked before anything is compressed: the gzip stream must not
+     * consume bytes that are then dropped. */
+    if (queue_full(c)) {
+        char why[96];
+        snprintf(why, sizeof why, "send buffer full (%zu bytes queued): stream write dropped",
+                 evbuffer_get_length(c->out));
+        wm__stats_send_failure();
+        wm__conn_emit_error(c, WM_ENOBUFS, why);
+        return WM_ENOBUFS;
+    }
+    return stream_put(st, c, data, len, false);
+}
+
+int wm_http_stream_end(wm_conn_t *c)
+{
+    http_state_t *st = conn_state(c);
+    if (!st || !st->streaming)
+        return WM_EINVAL;
+    if (wm_conn_state(c) != WM_CONN_ESTABLISHED)
+        return WM_ENOTCONN;
+    int rc = st->discard ? WM_SENT : stream_put(st, c, NULL, 0, true);
+    bool close = st->stream_close || rc < 0;
+    stream_reset(st);
+    answered(st, c, close, false);
+    return rc;
+}
+
+bool wm_http_streaming(const wm_conn_t *c)
+{
+    const http_state_t *st = c && c->proto == &wm_protocol_http ? c->ctx.state : NULL;
+    return st && st->streaming;
+}
+
+static void beat_fired(evutil_socket_t fd, short what, void *arg)
+{
+    http_state_t *st = arg;
+    if (!st->streaming || wm_conn_state(st->conn) != WM_CONN_ESTABLISHED)
+        return;
+    if (!st->discard && !queue_full(st->conn))
+        stream_put(st, st->conn, st->beat_data, st->beat_len, false);
+    beat_restart(st);
+}
+
+int wm__http_stream_heartbeat(wm_conn_t *c, uint64_t ms, const char *data, size_t len)
+{
+    http_state_t *st = conn_state(c);
+    if (!st || !st->streaming)
+        return WM_EINVAL;
+    st->beat_ms = ms;
+    st->beat_data = data;
+    st->beat_len = len;
+    if (!ms) {
+        if (st->beat_ev)
+            evtimer_del(st->beat_ev);
+        return WM_OK;
+    }
+    if (!st->beat_ev && !(st->beat_ev = evtimer_new(wm__base(), beat_fired, st)))
+        return WM_ENOMEM;
+    beat_restart(st);
+    return WM_OK;
+}
+
 /* wm_conn_send() on an http connection: a 200 text/html answer, as
  * Workerman's `$connection->send('text')`. */
 static int http_encode(struct evbuffer *out, const void *data, size_t len, wm_proto_ctx_t *ctx)
 {
     http_state_t *st = ctx->state;
     wm_conn_t *c = ctx->conn;
-    if (!st || !st->busy || !c)
+    if (!st || !st->busy || st->streaming || !c)
         return WM_EINVAL;
     wm_http_response_t *r = wm_http_response_new(200);
     int rc = r ? wm_http_response_header(r, "Content-Type", "text/html;charset=utf-8") : WM_ENOMEM;
     if (rc == WM_OK)
         rc = wm_http_response_body(r, data, len);
+    if (rc == WM_OK)
+        rc = gzip_prepare(r, st);
     bool close = r && (!st->keep_alive || conn_draining(c));
     size_t n = 0;
     char *buf = rc == WM_OK ? serialize(r, st, close, &n) : NULL;

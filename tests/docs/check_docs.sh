@@ -20,7 +20,7 @@ for doc in docs:
         name = f"{os.path.splitext(os.path.basename(doc))[0]}_{i}.c"
         open(os.path.join(out, name), "w").write(f'#line 1 "{os.path.relpath(doc, src)} block {i}"\n' + body)
 PY
-libs=$(pkg-config --libs libevent_core libevent_extra libssl libcrypto)
+libs=$(pkg-config --libs libevent_core libevent_extra libssl libcrypto zlib)
 # The sanitizer build's library needs the same flags at link time.
 san=${WM_DOCS_CFLAGS:-}
 n=0 bad=0

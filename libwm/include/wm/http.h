@@ -26,8 +26,13 @@
  * `Connection: close`, or a draining process (stop -g, reload), and after an
  * idle keep-alive timeout (wm_http_set_idle_timeout).
  *
- * Not here yet: sessions, body helpers for forms/multipart/
- * JSON, streaming responses, SSE, gzip. */
+ * An answer may also be streamed (wm_http_stream_start/_write/_end): a
+ * body of unknown length written piece by piece over time, chunked for
+ * HTTP/1.1 and until the close for HTTP/1.0; Server-Sent Events
+ * (wm_http_sse_*) ride on it. Bodies of text types can be gzipped when the
+ * client accepts it (wm_http_set_gzip, off by default).
+ *
+ * Not here yet: sessions, body helpers for forms/multipart/JSON. */
 #ifndef WM_HTTP_H
 #define WM_HTTP_H
 
@@ -157,6 +162,149 @@ int wm_http_reply(wm_conn_t *c, int status, const char *content_type, const void
 /* The standard reason phrase for `status` ("Not Found"), "" when unknown.
  * Static. */
 const char *wm_http_reason(int status);
+
+/* ---- Streaming responses ----------------------------------------------------- */
+
+/* A streamed answer has its status and fields sent first and its body
+ * written later, piece by piece, from any callback (timers, another
+ * connection, a database reply), until wm_http_stream_end(). The request
+ * stays the connection's current one meanwhile: pipelined requests behind
+ * it wait, the idle timeout does not run, and wm_http_send() is refused.
+ *
+ * Framing: HTTP/1.1 gets `Transfer-Encoding: chunked` (each write is one
+ * chunk); HTTP/1.0 gets the bare body and `Connection: close`, the close
+ * marking its end. A HEAD request gets the same fields and no body: writes
+ * are accepted and dropped, and wm_http_stream_end() is still needed.
+ *
+ * The connection may close at any time (the peer leaves, an error, a stop):
+ * on_close runs, and the pointer dies after it. A producer that writes from
+ * timers should therefore keep wm_conn_id(c) and look the connection up
+ * with wm_conn_find() each time (NULL: gone), or stop in on_close. A write
+ * to a closing connection returns WM_ENOTCONN.
+ *
+ * Back-pressure: each write returns WM_QUEUED when bytes had to wait for
+ * the socket; when the queue reaches the connection's max send buffer,
+ * on_buffer_full runs (wm_conn_on_buffer_full), later writes return
+ * WM_ENOBUFS and write nothing (the stream stays well-formed) until
+ * on_buffer_drain runs. A producer pauses on the first and resumes on the
+ * second, or polls wm_conn_send_queue().
+ *
+ * gzip: when it is on (wm_http_set_gzip), the client accepts it and the
+ * Content-Type is a text type, the stream is gzipped (Content-Encoding:
+ * gzip, Vary: Accept-Encoding); each write is flushed (Z_SYNC_FLUSH) so the
+ * client can decode it at once. */
+
+/* Starts streaming `r` as the answer to the connection's current request,
+ * and takes ownership of `r` (freed, whatever the result). r's body, if
+ * set, is the first piece. Returns WM_SENT or WM_QUEUED, or:
+ *   WM_EINVAL    not an http connection, no request waiting for an answer,
+ *                already streaming, or a status without a body (1xx, 204,
+ *                304);
+ *   WM_ENOTCONN  the connection is closing or closed;
+ *   WM_ENOBUFS / WM_ENOMEM as wm_conn_send() (the connection is then
+ *                closed: the client would wait forever). */
+int wm_http_stream_start(wm_conn_t *c, wm_http_response_t *r);
+
+/* Writes `len` bytes (copied) of the body. A zero length writes nothing and
+ * returns WM_SENT. Returns WM_SENT, WM_QUEUED, or:
+ *   WM_EINVAL    the connection is not streaming;
+ *   WM_ENOTCONN  the connection is closing or closed;
+ *   WM_ENOBUFS   the send queue is at its limit: nothing was written and
+ *                on_error ran with WM_ENOBUFS (as wm_conn_send());
+ *   WM_ENOMEM. */
+int wm_http_stream_write(wm_conn_t *c, const void *data, size_t len);
+
+/* Ends the body (the last chunk, or the close for HTTP/1.0) and finishes the
+ * answer: the next request is delivered, or the connection closes as after
+ * wm_http_send(). Returns WM_SENT, WM_QUEUED, WM_EINVAL (not streaming) or
+ * WM_ENOTCONN; the queue limit does not apply to the ending. */
+int wm_http_stream_end(wm_conn_t *c);
+
+/* Whether `c` is an http connection with a streamed answer in progress. */
+bool wm_http_streaming(const wm_conn_t *c);
+
+/* ---- Server-Sent Events (WHATWG HTML §9.2) ------------------------------------ */
+
+/* An event stream is a streamed answer (above) with the fields an
+ * EventSource wants: `Content-Type: text/event-stream`, `Cache-Control:
+ * no-cache` and `X-Accel-Buffering: no` (so nginx does not hold events
+ * back). It is never gzipped.
+ *
+ *   in on_message:
+ *   const char *last = wm_http_sse_last_event_id(req);  (resume after it)
+ *   wm_http_sse_start(c, NULL);
+ *   ...later, from a timer:
+ *   wm_http_sse_send(c, "tick", "42", "line one\nline two");
+ *
+ * Returns of every wm_http_sse_* sending function: as
+ * wm_http_stream_write(). */
+
+/* Starts the event stream. `r` adds fields (a Set-Cookie, say) and may be
+ * NULL for a plain 200; it must not set Content-Type (WM_EINVAL). Takes
+ * ownership of `r`. Returns as wm_http_stream_start(). */
+int wm_http_sse_start(wm_conn_t *c, wm_http_response_t *r);
+
+/* Sends one event. `event` (the type; NULL: "message") and `id` (NULL: no
+ * id field; "" resets the client's last event id) must not contain CR or
+ * LF: WM_EINVAL, nothing sent. `data` (NULL: none) may have several lines
+ * (LF, CRLF or CR), each sent as its own `data:` line, which the client
+ * joins back with LF. At least one of the three must be given. */
+int wm_http_sse_send(wm_conn_t *c, const char *event, const char *id, const char *data);
+
+/* Tells the client how long to wait before reconnecting (`retry:`). */
+int wm_http_sse_retry(wm_conn_t *c, uint64_t ms);
+
+/* Sends a comment line (`: text`), which clients ignore: a keep-alive for
+ * proxies that close quiet connections. `text` may be NULL; CR or LF in it:
+ * WM_EINVAL. */
+int wm_http_sse_comment(wm_conn_t *c, const char *text);
+
+/* Sends a comment by itself whenever the stream has been quiet for `ms`
+ * (0: stop). Returns WM_OK, or WM_EINVAL when `c` is not streaming. */
+int wm_http_sse_keepalive(wm_conn_t *c, uint64_t ms);
+
+/* The request's Last-Event-ID (sent by a reconnecting EventSource), or
+ * NULL. Borrowed like the request. */
+const char *wm_http_sse_last_event_id(const wm_http_request_t *req);
+
+/* ---- gzip --------------------------------------------------------------------- */
+
+/* Response compression, for this process. Off by default, as in nginx:
+ * compression costs CPU on every answer, many deployments already compress
+ * in a proxy in front, and compressing a body that mixes a secret with
+ * attacker-chosen text over TLS leaks the secret through the length
+ * (BREACH); turning it on is a decision to make knowingly.
+ *
+ * When on, an answer from wm_http_send(), wm_http_reply(), wm_conn_send()
+ * or a stream is gzipped when all of these hold:
+ *   - the request's Accept-Encoding allows gzip (q-values honoured:
+ *     `gzip;q=0` refuses it, `*` counts for it when gzip is not named);
+ *   - the Content-Type is text/..., application/json, application/javascript,
+ *     application/xml, image/svg+xml, or any type ending in +json or +xml
+ *     (text/event-stream excepted);
+ *   - the response has no Content-Encoding of its own;
+ *   - the status has a body and is not 206, and (not for streams) the body
+ *     is at least the minimum length.
+ * It then carries `Content-Encoding: gzip` and a Content-Length that counts
+ * the compressed bytes. `Vary: Accept-Encoding` is added to every answer
+ * that could be compressed, whether or not this client accepted it, so
+ * caches keep the two apart. A HEAD request gets the fields a GET would
+ * (the body is compressed to learn its length, then dropped).
+ * wm_http_send_file() answers are never compressed: their body goes from
+ * the file to the socket with sendfile() and never passes through user
+ * space. */
+
+/* `level`: 0 turns compression off, 1 (fastest) .. 9 (smallest) turns it
+ * on. Returns WM_OK, or WM_EINVAL for another level (nothing changes). */
+int wm_http_set_gzip(int level);
+int wm_http_gzip(void); /* the level; 0 when off */
+
+#define WM_HTTP_DEFAULT_GZIP_MIN_LENGTH 256
+
+/* Bodies shorter than this are sent as they are (a gzip header and trailer
+ * cost 18 bytes, and small bodies hardly shrink). Default 256 bytes. */
+void wm_http_set_gzip_min_length(size_t bytes);
+size_t wm_http_gzip_min_length(void);
 
 /* ---- Files ------------------------------------------------------------------ */
 
