@@ -1,21 +1,50 @@
 /* SPDX-License-Identifier: MIT */
 /* example-http-hello: the smallest HTTP server on wm. Every request gets
- * "Hello, wm" as text/plain; keep-alive, pipelining, HTTP/1.0 and the
- * protocol's own error answers come from the http:// protocol. With
- * --tls CERT KEY it answers over HTTPS.
+ * "Hello, wm" as text/plain, except /events, a Server-Sent Events stream
+ * of the time (`curl -N http://127.0.0.1:8080/events`). Keep-alive,
+ * pipelining, HTTP/1.0 and the protocol's own error answers come from the
+ * http:// protocol. With --tls CERT KEY it answers over HTTPS.
  *
  *   example-http-hello --listen http://127.0.0.1:8080 start
  *   example-http-hello --listen http://127.0.0.1:8443 --tls server.crt server.key start
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include <wm/wm.h>
+
+/* /events: a Server-Sent Events stream with the time, every second. The
+ * timer keeps the connection's id, not the pointer: the client may leave
+ * between two ticks. */
+static void clock_tick(wm_timer_id_t id, void *user_data)
+{
+    wm_conn_t *c = wm_conn_find((uint64_t)(uintptr_t)user_data);
+    char now[32];
+    snprintf(now, sizeof now, "%lld", (long long)time(NULL));
+    if (!c || wm_http_sse_send(c, "tick", now, now) == WM_ENOTCONN)
+        wm_timer_del(id);
+}
+
+static void start_clock(wm_conn_t *c)
+{
+    if (wm_http_sse_start(c, NULL) < 0)
+        return;
+    wm_http_sse_keepalive(c, 15000);
+    wm_timer_add(1000, true, clock_tick, (void *)(uintptr_t)wm_conn_id(c), NULL);
+}
 
 static void on_message(wm_conn_t *c, const wm_msg_t *msg, void *user_data)
 {
     static const char hello[] = "Hello, wm";
+    const wm_http_request_t *req = msg->extra;
+    if (strcmp(wm_http_request_path(req), "/events") == 0) {
+        start_clock(c);
+        return;
+    }
     wm_http_reply(c, 200, "text/plain", hello, sizeof hello - 1);
 }
 
@@ -23,7 +52,7 @@ static void usage(FILE *out, const char *prog)
 {
     fprintf(out,
             "Usage: %s [OPTIONS] [start|stop|restart|reload|status|connections] [-d|-g]\n"
-            "Answers every HTTP request with \"Hello, wm\".\n"
+            "Answers every HTTP request with \"Hello, wm\"; /events streams the time (SSE).\n"
             "  --listen URL  where to listen (default http://0.0.0.0:8080)\n"
             "  --count N     processes (default 1)\n"
             "  --tls CERT KEY  serve HTTPS with this certificate chain and key (PEM)\n"
