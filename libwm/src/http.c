@@ -808,6 +808,15 @@ bool wm__http_response_has_type(const wm_http_response_t *r)
     return r->has_type;
 }
 
+bool wm__http_response_has_field(const wm_http_response_t *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *line = r->lines; line && *line; line = strstr(line, "\r\n") + 2)
+        if (!strncasecmp(line, name, n) && line[n] == ':')
+            return true;
+    return false;
+}
+
 int wm_http_response_body(wm_http_response_t *r, const void *data, size_t len)
 {
     char *b = NULL;

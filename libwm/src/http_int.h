@@ -52,5 +52,7 @@ int wm__http_gz_write(wm__http_gz_t *gz, const void *in, size_t len, bool finish
 int wm__http_stream_heartbeat(wm_conn_t *c, uint64_t ms, const char *data, size_t len);
 /* Whether wm_http_response_header() set a Content-Type on `r`. */
 bool wm__http_response_has_type(const wm_http_response_t *r);
+/* Whether r has a field called `name` (case-insensitive) set by the user. */
+bool wm__http_response_has_field(const wm_http_response_t *r, const char *name);
 
 #endif

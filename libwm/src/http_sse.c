@@ -131,8 +131,10 @@ int wm_http_sse_start(wm_conn_t *c, wm_http_response_t *r)
     static const char *const fields[][2] = {{"Content-Type", "text/event-stream"},
                                             {"Cache-Control", "no-cache"},
                                             {"X-Accel-Buffering", "no"}};
+    /* A Cache-Control of the caller's own (private, max-age=0...) wins. */
     for (size_t i = 0; i < 3 && rc == WM_OK; i++)
-        rc = wm_http_response_header(r, fields[i][0], fields[i][1]);
+        if (!wm__http_response_has_field(r, fields[i][0]))
+            rc = wm_http_response_header(r, fields[i][0], fields[i][1]);
     if (rc != WM_OK) {
         wm_http_response_free(r);
         return rc;

@@ -125,6 +125,21 @@ static void bp_drain(wm_conn_t *c, void *ud)
     bp_paused = false;
 }
 
+static const char *query_value(const wm_http_request_t *req, const char *key, const char *dflt)
+{
+    static char v[128];
+    const char *q = wm_http_request_query(req);
+    size_t k = strlen(key);
+    for (const char *p = q; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+        if (strncmp(p, key, k) == 0 && p[k] == '=') {
+            size_t n = strcspn(p + k + 1, "&");
+            snprintf(v, sizeof v, "%.*s", (int)n, p + k + 1);
+            return v;
+        }
+    }
+    return dflt;
+}
+
 static void answer_sse(wm_conn_t *c, const wm_http_request_t *req)
 {
     /* Refused: a Content-Type of its own; nothing is answered. */
@@ -135,6 +150,8 @@ static void answer_sse(wm_conn_t *c, const wm_http_request_t *req)
     ASSERT_EQ(wm_http_sse_send(c, NULL, NULL, "x"), WM_EINVAL); /* not streaming */
     r = wm_http_response_new(200);
     ASSERT_EQ(wm_http_response_header(r, "X-Extra", "1"), WM_OK);
+    if (strcmp(query_value(req, "cc", ""), "") != 0)
+        ASSERT_EQ(wm_http_response_header(r, "Cache-Control", query_value(req, "cc", "")), WM_OK);
     ASSERT_EQ(wm_http_sse_start(c, r), WM_SENT);
     ASSERT(wm_http_streaming(c));
     ASSERT_EQ(wm_http_reply(c, 200, NULL, "", 0), WM_EINVAL); /* mid-stream */
@@ -169,21 +186,6 @@ static char *text_body(size_t n)
         b[i] = line[i % (sizeof line - 1)];
     b[n] = '\0';
     return b;
-}
-
-static const char *query_value(const wm_http_request_t *req, const char *key, const char *dflt)
-{
-    static char v[128];
-    const char *q = wm_http_request_query(req);
-    size_t k = strlen(key);
-    for (const char *p = q; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
-        if (strncmp(p, key, k) == 0 && p[k] == '=') {
-            size_t n = strcspn(p + k + 1, "&");
-            snprintf(v, sizeof v, "%.*s", (int)n, p + k + 1);
-            return v;
-        }
-    }
-    return dflt;
 }
 
 /* /text?n=BYTES&type=TYPE&status=S&ce=ENCODING */
@@ -570,6 +572,15 @@ static void test_sse_format(void)
     c = client_new(w);
     client_send(c, "GET /sse HTTP/1.1\r\nHost: h\r\n\r\n");
     client_wait(c, has_text, "data: last=(none)\n\n", 3000, "no Last-Event-ID");
+    client_free(c);
+    /* The caller's own Cache-Control wins, and is the only one. */
+    c = client_new(w);
+    client_send(c, "GET /sse?cc=private HTTP/1.1\r\nHost: h\r\n\r\n");
+    client_wait(c, has_chunked_body, NULL, 3000, "the event stream");
+    hlen = head_of(c, head, sizeof head);
+    ASSERT(strstr(head, "\r\nX-Extra: 1\r\nCache-Control: private\r\n"
+                        "Content-Type: text/event-stream\r\nX-Accel-Buffering: no\r\n\r\n"));
+    ASSERT(!strstr(head, "no-cache"));
     client_free(c);
     finish(w);
 }

@@ -227,8 +227,8 @@ bool wm_http_streaming(const wm_conn_t *c);
 
 /* An event stream is a streamed answer (above) with the fields an
  * EventSource wants: `Content-Type: text/event-stream`, `Cache-Control:
- * no-cache` and `X-Accel-Buffering: no` (so nginx does not hold events
- * back). It is never gzipped.
+ * no-cache` (unless the response sets its own) and `X-Accel-Buffering: no`
+ * (so nginx does not hold events back). It is never gzipped.
  *
  *   in on_message:
  *   const char *last = wm_http_sse_last_event_id(req);  (resume after it)
