@@ -10,7 +10,7 @@
  * and E notation. */
 #include "php_serial.h"
 
-#include <inttypes.h>
+#include <float.h>
 #include <locale.h>
 #include <math.h>
 #include <stdbool.h>
@@ -119,14 +119,44 @@ static int php_key_cmp(const void *a, const void *b)
     return x->n < y->n ? -1 : x->n > y->n;
 }
 
-/* Whether two of keys[0, n) are equal. Sorts keys. */
-static bool php_keys_have_duplicates(php_key_t *keys, size_t n)
+/* Up to this many keys are compared pairwise, on the stack; more are
+ * sorted in a copy. */
+#define PHP_FEW_KEYS 16
+
+/* WM_OK when keys[0, n) are all different, WM_EINVAL when two are equal,
+ * WM_ENOMEM. */
+static int php_keys_distinct(const php_key_t *keys, size_t n)
 {
-    qsort(keys, n, sizeof *keys, php_key_cmp);
-    for (size_t i = 1; i < n; i++)
-        if (php_key_cmp(&keys[i - 1], &keys[i]) == 0)
-            return true;
-    return false;
+    if (n <= PHP_FEW_KEYS) {
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = 0; j < i; j++)
+                if (php_key_cmp(&keys[i], &keys[j]) == 0)
+                    return WM_EINVAL;
+        return WM_OK;
+    }
+    php_key_t *sorted = malloc(n * sizeof *sorted);
+    if (!sorted)
+        return WM_ENOMEM;
+    memcpy(sorted, keys, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, php_key_cmp);
+    int rc = WM_OK;
+    for (size_t i = 1; i < n && rc == WM_OK; i++)
+        if (php_key_cmp(&sorted[i - 1], &sorted[i]) == 0)
+            rc = WM_EINVAL;
+    free(sorted);
+    return rc;
+}
+
+/* Room for n keys: the stack buffer (PHP_FEW_KEYS) or the heap. */
+static php_key_t *php_keys_alloc(size_t n, php_key_t *few)
+{
+    return n <= PHP_FEW_KEYS ? few : malloc(n * sizeof(php_key_t));
+}
+
+static void php_keys_free(php_key_t *keys, php_key_t *few)
+{
+    if (keys != few)
+        free(keys);
 }
 
 static void php_set_int(msgpack_object *o, int64_t v)
@@ -357,7 +387,8 @@ static int php_finish_array(php_reader_t *r, msgpack_object_kv *kv, size_t n, ms
         out->via.array.size = (uint32_t)n;
         return WM_OK;
     }
-    php_key_t *keys = malloc(n * sizeof *keys);
+    php_key_t few[PHP_FEW_KEYS] = {{0}}; /* zeroed: gcc -O2 cannot see each is set */
+    php_key_t *keys = php_keys_alloc(n, few);
     if (!keys) {
         r->why = "out of memory";
         return WM_ENOMEM;
@@ -373,9 +404,13 @@ static int php_finish_array(php_reader_t *r, msgpack_object_kv *kv, size_t n, ms
                 k->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)k->via.u64 : k->via.i64;
         }
     }
-    bool dup = php_keys_have_duplicates(keys, n);
-    free(keys);
-    if (dup)
+    int rc = php_keys_distinct(keys, n);
+    php_keys_free(keys, few);
+    if (rc == WM_ENOMEM) {
+        r->why = "out of memory";
+        return rc;
+    }
+    if (rc != WM_OK)
         return php_fail(r, "duplicate array key");
     out->type = MSGPACK_OBJECT_MAP;
     out->via.map.ptr = kv;
@@ -485,50 +520,95 @@ int wm__php_unserialize(const char *buf, size_t len, msgpack_zone *zone, msgpack
     return rc;
 }
 
+/* Decimal digits of v, written backwards ending just before end; returns
+ * where they start. printf is much slower, and keys and counts are many. */
+static char *php_int_text(int64_t v, char *end)
+{
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--end = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--end = '-';
+    return end;
+}
+
 /* ---- floats as PHP writes them ------------------------------------------- */
 
-/* The shortest decimal digits (no trailing zeros) that read back as d, a
- * finite double > 0, and the position of the decimal point: d is
- * 0.DIGITS x 10^decpt, as zend_dtoa mode 0 returns them. printf's %.*e is
- * correctly rounded; at a power of two the gap below d is half the gap
- * above, and there the rounded digits may fall out of reach while the next
- * ones up read back (zend_dtoa picks those), so that neighbour is tried too. */
-static void php_shortest_digits(double d, char digits[18], int *decpt)
+/* Rounds d to prec significant digits (printf's %.*e is correctly rounded)
+ * into digits, with d ~ 0.DIGITS x 10^decpt as zend_dtoa counts. Returns
+ * whether they read back as d; when they do not and `up` is set, tries the
+ * next prec-digit number away from zero instead: at a power of two the gap
+ * below d is half the gap above, so the nearest digits can miss while the
+ * next ones up read back (zend_dtoa picks those). Trailing zeros are cut. */
+static bool php_digits_at(double d, int prec, bool up, char digits[18], int *decpt)
 {
     char text[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(text, sizeof text, "%.*e", prec - 1, d);
-        /* text is "D[.DDD]e[+-]XX": collect the digits and the exponent. */
-        size_t n = 0;
-        const char *s = text;
-        for (; *s != 'e'; s++)
-            if (*s != '.')
-                digits[n++] = *s;
-        digits[n] = '\0';
-        int exp10 = atoi(s + 1);
-        bool ok = strtod(text, NULL) == d;
-        if (!ok && prec < 17) {
-            /* One unit up in the last place, carrying; "99" becomes "10"
-             * with the exponent one higher. */
-            size_t k = n;
-            while (k > 0 && digits[k - 1] == '9')
-                digits[--k] = '0';
-            if (k == 0) {
-                digits[0] = '1';
-                exp10++;
-            } else {
-                digits[k - 1]++;
-            }
-            snprintf(text, sizeof text, "%c.%se%d", digits[0], n > 1 ? digits + 1 : "0", exp10);
-            ok = strtod(text, NULL) == d;
+    snprintf(text, sizeof text, "%.*e", prec - 1, d);
+    /* text is "D[.DDD]e[+-]XX": collect the digits and the exponent. */
+    size_t n = 0;
+    const char *s = text;
+    for (; *s != 'e'; s++)
+        if (*s != '.')
+            digits[n++] = *s;
+    digits[n] = '\0';
+    int exp10 = atoi(s + 1);
+    bool ok = strtod(text, NULL) == d;
+    if (!ok && up) {
+        /* One unit up in the last place, carrying; "99" becomes "10" with
+         * the exponent one higher. */
+        size_t k = n;
+        while (k > 0 && digits[k - 1] == '9')
+            digits[--k] = '0';
+        if (k == 0) {
+            digits[0] = '1';
+            exp10++;
+        } else {
+            digits[k - 1]++;
         }
-        if (ok || prec == 17) {
-            while (n > 1 && digits[n - 1] == '0')
-                digits[--n] = '\0';
-            *decpt = exp10 + 1;
-            return;
-        }
+        snprintf(text, sizeof text, "%c.%se%d", digits[0], n > 1 ? digits + 1 : "0", exp10);
+        ok = strtod(text, NULL) == d;
     }
+    while (n > 1 && digits[n - 1] == '0')
+        digits[--n] = '\0';
+    *decpt = exp10 + 1;
+    return ok;
+}
+
+/* The shortest decimal digits that read back as d, a finite double > 0, as
+ * zend_dtoa mode 0 gives them (and, among the shortest, the nearest). For a
+ * normal double, when some k <= 15 digits read back, d rounded to 15 digits
+ * is those k digits and zeros: d lies within half an ulp of them, under
+ * 1.2e-16 of d, and half a unit in the 15th digit is at least 5e-16 of d.
+ * So three conversions at most: 15 digits (zeros cut), 16 (or the next 16
+ * up), 17 (always read back). Subnormals have fewer bits than that needs:
+ * they search up from one digit. */
+static void php_shortest_digits(double d, char digits[18], int *decpt)
+{
+    if (d >= 1 && d < 1e15 && d == (double)(int64_t)d) {
+        /* A whole number of at most 15 digits is its own shortest form. */
+        char text[24];
+        char *end = text + sizeof text;
+        char *start = php_int_text((int64_t)d, end);
+        size_t n = (size_t)(end - start);
+        *decpt = (int)n;
+        while (n > 1 && start[n - 1] == '0')
+            n--;
+        memcpy(digits, start, n);
+        digits[n] = '\0';
+        return;
+    }
+    if (d >= DBL_MIN) {
+        if (!php_digits_at(d, 15, false, digits, decpt) &&
+            !php_digits_at(d, 16, true, digits, decpt))
+            php_digits_at(d, 17, false, digits, decpt);
+        return;
+    }
+    for (int prec = 1; prec < 17; prec++)
+        if (php_digits_at(d, prec, true, digits, decpt))
+            return;
+    php_digits_at(d, 17, false, digits, decpt);
 }
 
 /* PHP's text for d (zend_gcvt with 17 as ndigit, 'E' as exponent char):
@@ -595,12 +675,17 @@ static int php_put(msgpack_sbuffer *out, const char *s, size_t n)
     return msgpack_sbuffer_write(out, s, n) == 0 ? WM_OK : WM_ENOMEM;
 }
 
-/* "<tag>:<n><end>", e.g. "i:5;" or "a:2:{". */
-static int php_put_head(msgpack_sbuffer *out, char tag, int64_t n, const char *end)
+/* "<tag>:<n><tail>", e.g. "i:5;" or "a:2:{" (tail is 1 or 2 bytes). */
+static int php_put_head(msgpack_sbuffer *out, char tag, int64_t n, const char *tail)
 {
-    char text[48];
-    int len = snprintf(text, sizeof text, "%c:%" PRId64 "%s", tag, n, end);
-    return php_put(out, text, (size_t)len);
+    char text[32];
+    char *end = text + 24;
+    char *start = php_int_text(n, end) - 2;
+    start[0] = tag;
+    start[1] = ':';
+    size_t tail_len = strlen(tail);
+    memcpy(end, tail, tail_len);
+    return php_put(out, start, (size_t)(end - start) + tail_len);
 }
 
 static int php_put_double(msgpack_sbuffer *out, double d)
@@ -655,23 +740,15 @@ static int php_write_value(msgpack_sbuffer *out, const msgpack_object *obj, int 
 static int php_write_map(msgpack_sbuffer *out, const msgpack_object_map *map, int depth)
 {
     size_t n = map->size;
-    php_key_t *keys = malloc((n ? n : 1) * sizeof *keys);
+    php_key_t few[PHP_FEW_KEYS] = {{0}}; /* zeroed: gcc -O2 cannot see each is set */
+    php_key_t *keys = php_keys_alloc(n, few);
     if (!keys)
         return WM_ENOMEM;
     int rc = WM_OK;
     for (size_t i = 0; i < n && rc == WM_OK; i++)
         rc = php_key_of(&map->ptr[i].key, &keys[i]);
-    if (rc == WM_OK && n > 1) {
-        php_key_t *sorted = malloc(n * sizeof *sorted);
-        if (!sorted) {
-            rc = WM_ENOMEM;
-        } else {
-            memcpy(sorted, keys, n * sizeof *sorted);
-            if (php_keys_have_duplicates(sorted, n))
-                rc = WM_EINVAL;
-            free(sorted);
-        }
-    }
+    if (rc == WM_OK)
+        rc = php_keys_distinct(keys, n);
     if (rc == WM_OK)
         rc = php_put_head(out, 'a', (int64_t)n, ":{");
     for (size_t i = 0; i < n && rc == WM_OK; i++) {
@@ -679,7 +756,7 @@ static int php_write_map(msgpack_sbuffer *out, const msgpack_object_map *map, in
         if (rc == WM_OK)
             rc = php_write_value(out, &map->ptr[i].val, depth + 1);
     }
-    free(keys);
+    php_keys_free(keys, few);
     return rc == WM_OK ? php_put(out, "}", 1) : rc;
 }
 
