@@ -432,6 +432,8 @@ static int php_read_array(php_reader_t *r, msgpack_object *out, int depth)
     /* Checked before allocating: each element takes PHP_MIN_ELEMENT bytes. */
     if (n > (php_left(r) - (php_left(r) > 0)) / PHP_MIN_ELEMENT)
         return php_fail(r, "array count larger than the input could hold");
+    if (n > UINT32_MAX)
+        return php_fail(r, "array longer than msgpack allows");
     msgpack_object_kv *kv = NULL;
     if (n > 0) {
         kv = msgpack_zone_malloc(r->zone, n * sizeof *kv);
