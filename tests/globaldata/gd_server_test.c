@@ -509,8 +509,8 @@ static void test_expiry(void)
     r = must(gdc_call(&c, "stats", ""), WM_GD_OK);
     /* Swept without being read: the 100 and "short". */
     ASSERT_EQ(gdc_int(gdc_map_get(r.result, "keys")), 2);
-    must(gdc_call(&c, "get", "s", "short"), WM_GD_NOT_FOUND);
     ASSERT_EQ(gdc_int(gdc_map_get(r.result, "expired")), 101);
+    must(gdc_call(&c, "get", "s", "short"), WM_GD_NOT_FOUND);
     /* Expiry survives a restart: times are absolute. */
     gdc_close(&c);
     proc_stop(&s);
