@@ -408,18 +408,26 @@ static void not_found(const wm__gd_req_t *r)
     msgpack_pack_nil(&srv.pk);
 }
 
-static void op_cas(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
+/* The live entry named by argument 0, or NULL once the error (a bad key, or
+ * NOT_FOUND with nil) has been packed. */
+static wm__gd_entry_t *arg_existing(const wm__gd_req_t *r, int64_t now)
 {
     const char *k;
     size_t kl;
-    int64_t exp;
-    if (!arg_key(r, 0, &k, &kl) || !value_ok(r, r->argv[2]) || !arg_ttl(r, 3, true, now, &exp))
-        return;
+    if (!arg_key(r, 0, &k, &kl))
+        return NULL;
     wm__gd_entry_t *e = find(k, kl, now);
-    if (!e) {
+    if (!e)
         not_found(r);
+    return e;
+}
+
+static void op_cas(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
+{
+    int64_t exp;
+    wm__gd_entry_t *e;
+    if (!value_ok(r, r->argv[2]) || !arg_ttl(r, 3, true, now, &exp) || !(e = arg_existing(r, now)))
         return;
-    }
     size_t vlen;
     const char *v = wm__gd_entry_value(e, &vlen);
     if (!wm__gd_mp_equal((wm__gd_span_t){v, vlen}, r->argv[1])) {
@@ -613,15 +621,9 @@ static void op_mset(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
 
 static void op_ttl(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
 {
-    const char *k;
-    size_t kl;
-    if (!arg_key(r, 0, &k, &kl))
+    wm__gd_entry_t *e = arg_existing(r, now);
+    if (!e)
         return;
-    wm__gd_entry_t *e = find(k, kl, now);
-    if (!e) {
-        not_found(r);
-        return;
-    }
     int64_t exp = wm__gd_entry_expire(e);
     reply_ok(r);
     if (exp == 0)
@@ -632,16 +634,10 @@ static void op_ttl(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
 
 static void op_expire(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
 {
-    const char *k;
-    size_t kl;
     int64_t exp;
-    if (!arg_key(r, 0, &k, &kl) || !arg_ttl(r, 1, false, now, &exp))
+    wm__gd_entry_t *e;
+    if (!arg_ttl(r, 1, false, now, &exp) || !(e = arg_existing(r, now)))
         return;
-    wm__gd_entry_t *e = find(k, kl, now);
-    if (!e) {
-        not_found(r);
-        return;
-    }
     wm__gd_store_set_expire(srv.store, e, exp);
     persist_entry(e);
     reply_ok(r);
@@ -650,15 +646,9 @@ static void op_expire(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
 
 static void op_persist(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
 {
-    const char *k;
-    size_t kl;
-    if (!arg_key(r, 0, &k, &kl))
+    wm__gd_entry_t *e = arg_existing(r, now);
+    if (!e)
         return;
-    wm__gd_entry_t *e = find(k, kl, now);
-    if (!e) {
-        not_found(r);
-        return;
-    }
     bool had = wm__gd_entry_expire(e) != 0;
     if (had) {
         wm__gd_store_set_expire(srv.store, e, 0);

@@ -11,15 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_codec.h"
+
 #include "gd_int.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);                             \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#define CHECK WM_FUZZ_CHECK
 
 static void check_span(const char *buf, size_t len, wm__gd_span_t s)
 {
@@ -33,12 +29,7 @@ static void check_span(const char *buf, size_t len, wm__gd_span_t s)
     (void)wm__gd_span_int64(s, &v);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    wm_log_set_level(WM_LOG_OFF);
-    return 0;
-}
+WM_FUZZ_QUIET_INIT()
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
