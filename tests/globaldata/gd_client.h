@@ -74,9 +74,12 @@ static inline int gdc_connect(gdc_t *c, uint16_t port)
 
 static inline int gdc_connect_unix(gdc_t *c, const char *path)
 {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    size_t n = strlen(path);
+    if (n >= sizeof a.sun_path)
+        return -1;
+    memcpy(a.sun_path, path, n + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
         if (fd >= 0)
             close(fd);
