@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for GlobalData's codec (gd_proto.c) and store (gd_store.c):
+ * the validating pre-scan against bombs and truncation (every prefix of
+ * valid input), request and response decoding with their error reasons,
+ * value equality across encodings, and the store's hash, ordered scan with
+ * a cursor, and expiry heap. */
+#include "wm_test.h"
+
+#include "gd_int.h"
+
+static size_t unhex(const char *hex, char *out)
+{
+    size_t n = 0;
+    for (; hex[0] && hex[1]; hex += 2) {
+        if (*hex == ' ') {
+            hex--;
+            continue;
+        }
+        unsigned v;
+        sscanf(hex, "%2x", &v);
+        out[n++] = (char)v;
+    }
+    return n;
+}
+
+static ssize_t check_hex(const char *hex)
+{
+    char b[256];
+    size_t n = unhex(hex, b);
+    return wm__gd_mp_check(b, n, WM_GD_MAX_DEPTH);
+}
+
+static void test_check_bombs(void)
+{
+    /* map32 claiming 2^28 pairs, array32 claiming 2^32-1, str32 of 4 GiB. */
+    ASSERT_EQ(check_hex("df0fffffff"), WM_EAGAIN);
+    ASSERT_EQ(check_hex("ddffffffff00"), WM_EAGAIN);
+    ASSERT_EQ(check_hex("dbffffffff61"), WM_EAGAIN);
+    ASSERT_EQ(check_hex("c1"), WM_EPROTO);
+    ASSERT_EQ(check_hex("9f"), WM_EAGAIN);
+    /* Nesting: 64 arrays pass, 65 do not. */
+    char deep[80];
+    memset(deep, (char)0x91, sizeof deep);
+    deep[64] = (char)0xc0;
+    ASSERT_EQ(wm__gd_mp_check(deep, 65, WM_GD_MAX_DEPTH), 65);
+    deep[64] = (char)0x91;
+    deep[65] = (char)0xc0;
+    ASSERT_EQ(wm__gd_mp_check(deep, 66, WM_GD_MAX_DEPTH), WM_EPROTO);
+    ASSERT_EQ(check_hex("c0"), 1);
+    ASSERT_EQ(check_hex("c0c0"), 1); /* one object; the caller checks the rest */
+}
+
+/* Every prefix of a valid object is "need more", never success or a crash;
+ * each prefix sits in its own exact-size allocation so ASan sees overreads. */
+static void test_check_prefixes(void)
+{
+    const char *samples[] = {
+        "9401a3736574a16b05", /* [1,"set","k",5] */
+        "85a16101a162cb3ff8000000000000a163c4020102a164d6ff00000001a16592c3c2", /* a map */
+        "dc0003c0ccffd080",                                                     /* array16 */
+        "c70301616263",                                                         /* ext8 */
+        "cf0000000000000001d3ffffffffffffffff", /* not one object: 2 */
+    };
+    for (size_t s = 0; s < 4; s++) {
+        char b[256];
+        size_t n = unhex(samples[s], b);
+        ASSERT_EQ(wm__gd_mp_check(b, n, WM_GD_MAX_DEPTH), (ssize_t)n);
+        for (size_t k = 0; k < n; k++) {
+            char *p = malloc(k ? k : 1);
+            memcpy(p, b, k);
+            ASSERT_EQ(wm__gd_mp_check(p, k, WM_GD_MAX_DEPTH), WM_EAGAIN);
+            free(p);
+        }
+    }
+}
+
+static void test_req_decode(void)
+{
+    char b[256];
+    wm__gd_req_t r;
+    const char *why = NULL;
+    size_t n = unhex("9401a3736574a16b05", b);
+    ASSERT_EQ(wm__gd_req_decode(b, n, &r, &why), WM_OK);
+    ASSERT_EQ(r.id, 1);
+    ASSERT_EQ(r.op, WM_GD_OP_SET);
+    ASSERT_EQ(r.argc, 2);
+    ASSERT_EQ(r.argv[1].n, 1);
+    ASSERT_EQ(r.argv[1].p[0], 5);
+
+    struct {
+        const char *hex;
+        bool has_id;
+        int op;
+        const char *why_part;
+    } bad[] = {
+        {"c0", false, -1, "array"},
+        {"90", false, -1, "array"},
+        {"91a161", false, -1, "unsigned"},
+        {"91ff", false, -1, "unsigned"},
+        {"9107", true, -1, "array"},
+        {"920705", true, -1, "string"},
+        {"9207a3666f6f", true, -1, "unknown op"},
+        {"9207a3676574", true, WM_GD_OP_GET, "arguments"},
+        {"9207a3676574c0", false, -1, "bytes after"},
+        {"df0fffffff", false, -1, "truncated"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = unhex(bad[i].hex, b);
+        ASSERT_EQ(wm__gd_req_decode(b, n, &r, &why), WM_EPROTO);
+        ASSERT_EQ(r.has_id, bad[i].has_id);
+        if (bad[i].op >= 0)
+            ASSERT_EQ(r.op, bad[i].op);
+        if (!strstr(why, bad[i].why_part))
+            WM_TEST_FAIL("%s: reason '%s' lacks '%s'", bad[i].hex, why, bad[i].why_part);
+    }
+}
+
+static void test_resp_roundtrip(void)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    wm__gd_resp_begin(&pk, 300, WM_GD_MISMATCH);
+    msgpack_pack_int64(&pk, -5);
+    wm__gd_resp_t r;
+    const char *why;
+    ASSERT_EQ(wm__gd_resp_decode(sb.data, sb.size, &r, &why), WM_OK);
+    ASSERT(r.has_id);
+    ASSERT_EQ(r.id, 300);
+    ASSERT_EQ(r.status, WM_GD_MISMATCH);
+    int64_t v;
+    ASSERT_EQ(wm__gd_span_int64(r.result, &v), WM_OK);
+    ASSERT_EQ(v, -5);
+    msgpack_sbuffer_clear(&sb);
+    wm__gd_resp_error(&pk, NULL, WM_GD_BAD_REQUEST, "x");
+    ASSERT_EQ(wm__gd_resp_decode(sb.data, sb.size, &r, &why), WM_OK);
+    ASSERT(!r.has_id);
+    ASSERT_EQ(sb.size, 5);
+    ASSERT_MEM_EQ(sb.data, "\x93\xc0\x0a\xa1x", 5);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static bool eq_hex(const char *a, const char *b)
+{
+    char x[64], y[64];
+    size_t n = unhex(a, x), m = unhex(b, y);
+    return wm__gd_mp_equal((wm__gd_span_t){x, n}, (wm__gd_span_t){y, m});
+}
+
+static void test_equal(void)
+{
+    ASSERT(eq_hex("05", "cc05"));
+    ASSERT(eq_hex("05", "cf0000000000000005"));
+    ASSERT(eq_hex("ff", "d0ff"));
+    ASSERT(eq_hex("ff", "d3ffffffffffffffff"));
+    ASSERT(!eq_hex("05", "06"));
+    ASSERT(eq_hex("ca3fc00000", "cb3ff8000000000000")); /* 1.5 as f32 and f64 */
+    ASSERT(eq_hex("a3616263", "d903616263"));
+    ASSERT(!eq_hex("a3616263", "c403616263")); /* str is not bin */
+    ASSERT(eq_hex("92a16101", "dc0002a16101"));
+    ASSERT(!eq_hex("92a16101", "92a16102"));
+    ASSERT(eq_hex("81a16101", "de0001a16101"));
+    ASSERT(!eq_hex("c0", "c2"));
+    ASSERT(eq_hex("d40102", "c7010102"));
+}
+
+static int expired_seen;
+static void count_expired(const char *key, size_t klen, void *ud)
+{
+    expired_seen++;
+}
+
+typedef struct keys_out {
+    char all[4096];
+    int n;
+} keys_out_t;
+
+static void add_key(const char *key, size_t klen, void *ud)
+{
+    keys_out_t *o = ud;
+    strncat(o->all, key, klen);
+    strcat(o->all, ",");
+    o->n++;
+}
+
+static void test_store(void)
+{
+    wm__gd_store_t *s = wm__gd_store_new(count_expired, NULL);
+    char key[32];
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(key, sizeof key, "k%05d", i);
+        ASSERT(wm__gd_store_put(s, key, (size_t)n, "\x01", 1, i % 2 ? 1000 : 0) != NULL);
+    }
+    ASSERT_EQ(wm__gd_store_count(s), 5000);
+    ASSERT_EQ(wm__gd_store_expiring(s), 2500);
+    ASSERT(wm__gd_store_find(s, "k00002", 6, 500) != NULL);
+    /* Lazy expiry. */
+    ASSERT(wm__gd_store_find(s, "k00001", 6, 1000) == NULL);
+    ASSERT_EQ(expired_seen, 1);
+    /* Active expiry with a budget. */
+    ASSERT_EQ(wm__gd_store_expire_due(s, 999, 100), 0);
+    ASSERT_EQ(wm__gd_store_expire_due(s, 1000, 100), 100);
+    ASSERT_EQ(wm__gd_store_expire_due(s, 1000, 100000), 2399);
+    ASSERT_EQ(wm__gd_store_count(s), 2500);
+    ASSERT_EQ(wm__gd_store_expiring(s), 0);
+
+    /* Scan in pages of 7 with a cursor: every even key once, in order. */
+    const char *cur = NULL;
+    size_t clen = 0;
+    char cbuf[32];
+    int pages = 0, total = 0;
+    char last[32] = "";
+    for (;;) {
+        keys_out_t o = {{0}, 0};
+        const char *next;
+        size_t nlen;
+        bool more = wm__gd_store_scan(s, "k0", 2, cur, clen, 7, 0, add_key, &o, &next, &nlen);
+        total += o.n;
+        pages++;
+        ASSERT(strncmp(o.all, last, strlen(last)) > 0 || !*last);
+        snprintf(last, sizeof last, "%.6s", o.all);
+        if (!more)
+            break;
+        memcpy(cbuf, next, nlen);
+        cur = cbuf;
+        clen = nlen;
+    }
+    ASSERT_EQ(total, 2500);
+    ASSERT_EQ(pages, 358);
+    /* Prefix that matches one key; a prefix with none. */
+    keys_out_t o = {{0}, 0};
+    const char *next;
+    size_t nlen;
+    ASSERT(!wm__gd_store_scan(s, "k04998", 6, NULL, 0, 10, 0, add_key, &o, &next, &nlen));
+    ASSERT_STR_EQ(o.all, "k04998,");
+    ASSERT(!wm__gd_store_scan(s, "z", 1, NULL, 0, 10, 0, add_key, &o, &next, &nlen));
+    /* Delete and replace. */
+    wm__gd_entry_t *e = wm__gd_store_find(s, "k00010", 6, 0);
+    ASSERT(e != NULL);
+    wm__gd_store_delete(s, e);
+    ASSERT(wm__gd_store_find(s, "k00010", 6, 0) == NULL);
+    e = wm__gd_store_put(s, "k00012", 6, "\xa2hi", 3, 0);
+    size_t vlen;
+    ASSERT_MEM_EQ(wm__gd_entry_value(e, &vlen), "\xa2hi", 3);
+    ASSERT_EQ(wm__gd_store_count(s), 2499);
+    /* The empty key is a key. */
+    ASSERT(wm__gd_store_put(s, "", 0, "\xc0", 1, 0) != NULL);
+    ASSERT(wm__gd_store_find(s, "", 0, 0) != NULL);
+    wm__gd_store_free(s);
+}
+
+static const wm_test_case_t cases[] = {{"check_bombs", test_check_bombs},
+                                       {"check_prefixes", test_check_prefixes},
+                                       {"req_decode", test_req_decode},
+                                       {"resp_roundtrip", test_resp_roundtrip},
+                                       {"equal", test_equal},
+                                       {"store", test_store},
+                                       {NULL, NULL}};
+
+int main(int argc, char **argv)
+{
+    return wm_test_main(argc, argv, cases);
+}
