@@ -422,15 +422,16 @@ static int urlencoded_into(wm_http_form_t *f, const char *data, size_t len,
         const char *eq = memchr(pair, '=', plen);
         size_t nlen = eq ? (size_t)(eq - pair) : plen;
         size_t vlen = eq ? plen - nlen - 1 : 0;
-        if (vlen > o->max_field_size)
-            return wm__body_error(err, WM_EMSGSIZE, 413, at, "a field is larger than %zu bytes",
-                                  o->max_field_size);
         const char *name, *value;
         size_t name_len, value_len;
         int rc = decode_into(f, pair, nlen, at, "name", &name, &name_len, err);
         if (rc == WM_OK)
             rc = decode_into(f, eq ? eq + 1 : "", vlen, at + nlen + 1, "value", &value,
                              &value_len, err);
+        /* The limit is on the decoded value, as for a multipart field. */
+        if (rc == WM_OK && value_len > o->max_field_size)
+            return wm__body_error(err, WM_EMSGSIZE, 413, at, "a field is larger than %zu bytes",
+                                  o->max_field_size);
         if (rc == WM_OK && (rc = wm__form_add_field(f, name, name_len, value, value_len)) != WM_OK)
             wm__body_error(err, rc, 500, at, "out of memory");
         if (rc != WM_OK)

@@ -388,7 +388,7 @@ static int close_container(parser_t *ps, wm_json_t *v)
 {
     frame_t *f = &ps->frames[--ps->n_frames];
     size_t n = ps->n_pending - f->start;
-    const wm_json_member_t *m = ps->pending + f->start;
+    const wm_json_member_t *m = n ? ps->pending + f->start : NULL; /* pending may be NULL */
     memset(v, 0, sizeof *v);
     v->n = n;
     if (f->object) {
