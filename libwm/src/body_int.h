@@ -61,8 +61,8 @@ int wm__form_add_field(wm_http_form_t *f, const char *name, size_t name_len, con
 /* Appends an upload (strings in the arena); the form owns its file. */
 int wm__form_add_upload(wm_http_form_t *f, const wm_http_upload_t *u);
 /* Fills `err` (may be NULL) and returns `code`. */
-int wm__body_error(wm_http_body_error_t *err, int code, int status, size_t offset,
-                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int wm__body_error(wm_http_body_error_t *err, int code, int status, size_t offset, const char *fmt,
+                   ...) __attribute__((format(printf, 5, 6)));
 
 /* Splits a Content-Type value into its media type ("multipart/form-data",
  * lower-cased into type[cap]) and, when `param` is not NULL, finds that

@@ -19,8 +19,8 @@
 
 /* ==== Errors and options ===================================================== */
 
-int wm__body_error(wm_http_body_error_t *err, int code, int status, size_t offset,
-                   const char *fmt, ...)
+int wm__body_error(wm_http_body_error_t *err, int code, int status, size_t offset, const char *fmt,
+                   ...)
 {
     if (err) {
         err->status = status;
@@ -396,8 +396,7 @@ static int decode_into(wm_http_form_t *f, const char *s, size_t n, size_t base, 
     size_t bad = 0;
     ssize_t l = url_decode(s, n, d, &bad);
     if (l < 0)
-        return wm__body_error(err, WM_EPROTO, 400, base + bad, "bad %%-escape in a field %s",
-                              what);
+        return wm__body_error(err, WM_EPROTO, 400, base + bad, "bad %%-escape in a field %s", what);
     d[l] = '\0';
     *out = d;
     *out_len = (size_t)l;
@@ -417,8 +416,7 @@ static int urlencoded_into(wm_http_form_t *f, const char *data, size_t len,
         if (plen == 0)
             continue;
         if (f->n_fields >= o->max_fields)
-            return wm__body_error(err, WM_EMSGSIZE, 413, at, "more than %zu fields",
-                                  o->max_fields);
+            return wm__body_error(err, WM_EMSGSIZE, 413, at, "more than %zu fields", o->max_fields);
         const char *eq = memchr(pair, '=', plen);
         size_t nlen = eq ? (size_t)(eq - pair) : plen;
         size_t vlen = eq ? plen - nlen - 1 : 0;
@@ -426,8 +424,8 @@ static int urlencoded_into(wm_http_form_t *f, const char *data, size_t len,
         size_t name_len, value_len;
         int rc = decode_into(f, pair, nlen, at, "name", &name, &name_len, err);
         if (rc == WM_OK)
-            rc = decode_into(f, eq ? eq + 1 : "", vlen, at + nlen + 1, "value", &value,
-                             &value_len, err);
+            rc = decode_into(f, eq ? eq + 1 : "", vlen, at + nlen + 1, "value", &value, &value_len,
+                             err);
         /* The limit is on the decoded value, as for a multipart field. */
         if (rc == WM_OK && value_len > o->max_field_size)
             return wm__body_error(err, WM_EMSGSIZE, 413, at, "a field is larger than %zu bytes",
@@ -552,7 +550,10 @@ int wm_http_request_json(const wm_http_request_t *req, const wm_json_opts_t *opt
     wm_json_error_t je;
     int rc = wm_json_parse(body, len, opts, doc, &je);
     if (rc != WM_OK)
-        wm__body_error(err, rc, rc == WM_EPROTO ? 400 : rc == WM_EMSGSIZE ? 413 : 500, je.offset,
-                       "invalid JSON at byte %zu: %s", je.offset, je.reason);
+        wm__body_error(err, rc,
+                       rc == WM_EPROTO     ? 400
+                       : rc == WM_EMSGSIZE ? 413
+                                           : 500,
+                       je.offset, "invalid JSON at byte %zu: %s", je.offset, je.reason);
     return rc;
 }

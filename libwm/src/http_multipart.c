@@ -262,8 +262,7 @@ static int write_temp(mp_t *m, const char *data, size_t n, const char **path_out
         rc = -errno;
     if (rc != WM_OK) {
         unlink(path);
-        return wm__body_error(m->err, rc, 500, 0, "cannot write an upload file: %s",
-                              strerror(-rc));
+        return wm__body_error(m->err, rc, 500, 0, "cannot write an upload file: %s", strerror(-rc));
     }
     *path_out = path;
     return WM_OK;
@@ -273,15 +272,14 @@ static int add_file(mp_t *m, const part_t *pt, const char *data, size_t n)
 {
     size_t at = (size_t)(data - m->body);
     if (m->f->n_uploads >= m->o->max_files)
-        return wm__body_error(m->err, WM_EMSGSIZE, 413, at, "more than %zu files",
-                              m->o->max_files);
+        return wm__body_error(m->err, WM_EMSGSIZE, 413, at, "more than %zu files", m->o->max_files);
     if ((uint64_t)n > m->o->max_file_size)
         return wm__body_error(m->err, WM_EMSGSIZE, 413, at,
                               "file \"%.40s\" is larger than %llu bytes", pt->name,
                               (unsigned long long)m->o->max_file_size);
     wm_http_upload_t u = {.name = pt->name, .filename = pt->filename, .size = n};
-    u.content_type =
-        pt->content_type ? wm__arena_strndup(&m->f->arena, pt->content_type, pt->content_type_len)
+    u.content_type = pt->content_type
+                         ? wm__arena_strndup(&m->f->arena, pt->content_type, pt->content_type_len)
                          : "application/octet-stream";
     if (!u.content_type)
         return wm__body_error(m->err, WM_ENOMEM, 500, 0, "out of memory");

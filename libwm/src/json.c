@@ -48,8 +48,8 @@ struct wm_json_doc {
 
 typedef struct frame {
     bool object;
-    size_t start;         /* first pending member of this container */
-    const char *key;      /* the key whose value is being parsed (objects) */
+    size_t start;    /* first pending member of this container */
+    const char *key; /* the key whose value is being parsed (objects) */
     size_t key_len;
 } frame_t;
 
@@ -89,8 +89,7 @@ static int oom(parser_t *ps)
 
 static void skip_ws(parser_t *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
 }
 

@@ -141,8 +141,8 @@ static void test_urlencoded_errors(void)
 
 static void test_content_types(void)
 {
-    wm_http_form_t *f = form_ok("Application/X-WWW-Form-Urlencoded ; charset=UTF-8", "a=1", 3,
-                                NULL);
+    wm_http_form_t *f =
+        form_ok("Application/X-WWW-Form-Urlencoded ; charset=UTF-8", "a=1", 3, NULL);
     ASSERT_STR_EQ(wm_http_form_get(f, "a", NULL), "1");
     wm_http_form_free(f);
     form_bad(NULL, "a=1", 3, NULL, WM_EPROTO, 415, "no Content-Type");
@@ -160,8 +160,7 @@ static void test_content_types(void)
     form_bad("/x", "", 0, NULL, WM_EPROTO, 400, "malformed");
     /* A quoted boundary with a space and a colon, among other parameters. */
     const char *body = "--a b:c\r\nContent-Disposition: form-data; name=x\r\n\r\nv\r\n--a b:c--";
-    f = form_ok("Multipart/Form-Data; charset=utf-8; BOUNDARY=\"a b:c\"", body, strlen(body),
-                NULL);
+    f = form_ok("Multipart/Form-Data; charset=utf-8; BOUNDARY=\"a b:c\"", body, strlen(body), NULL);
     ASSERT_STR_EQ(wm_http_form_get(f, "x", NULL), "v");
     wm_http_form_free(f);
     ASSERT(wm_http_is_json_type("application/json"));

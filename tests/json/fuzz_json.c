@@ -32,8 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t l1, l2;
     const char *t1 = wm_json_writer_text(w1, &l1);
     if (wm_json_parse(t1, l1, &o, &b, &e) != WM_OK) {
-        fprintf(stderr, "written text refused at %zu: %s\n%.*s\n", e.offset, e.reason, (int)l1,
-                t1);
+        fprintf(stderr, "written text refused at %zu: %s\n%.*s\n", e.offset, e.reason, (int)l1, t1);
         abort();
     }
     if (!json_equal(wm_json_root(a), wm_json_root(b)))

@@ -245,16 +245,11 @@ static void test_error_offsets(void)
         size_t offset;
         const char *words;
     } cases[] = {
-        {"[1,]", 3, "value expected"},
-        {"{\"a\":1 \"b\":2}", 7, "expected ',' or '}'"},
-        {"[1 2]", 3, "expected ',' or ']'"},
-        {"  \"ab\x01\"", 5, "control character"},
-        {"[\"\\q\"]", 2, "invalid escape"},
-        {"[\"\\uD800\"]", 3, "surrogate"},
-        {"[0123]", 1, "leading zero"},
-        {"{} {}", 3, "after the value"},
-        {"[1e999]", 1, "out of range"},
-        {"\"abc", 0, "unterminated"},
+        {"[1,]", 3, "value expected"},       {"{\"a\":1 \"b\":2}", 7, "expected ',' or '}'"},
+        {"[1 2]", 3, "expected ',' or ']'"}, {"  \"ab\x01\"", 5, "control character"},
+        {"[\"\\q\"]", 2, "invalid escape"},  {"[\"\\uD800\"]", 3, "surrogate"},
+        {"[0123]", 1, "leading zero"},       {"{} {}", 3, "after the value"},
+        {"[1e999]", 1, "out of range"},      {"\"abc", 0, "unterminated"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         wm_json_doc_t *d;
@@ -370,7 +365,7 @@ static void test_writer(void)
 /* Doubles come back bit for bit (the shortest exact form is written). */
 static void test_writer_doubles(void)
 {
-    const double values[] = {0.1,  1e300,   5e-324,         -0.0,      3.0,  1e21, 123456789.125,
+    const double values[] = {0.1,  1e300,   5e-324,  -0.0,     3.0,  1e21, 123456789.125,
                              -1.5, 1.0 / 3, DBL_MAX, 2.5e-308, 1e16, 1e15};
     for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
         wm_json_writer_t *w = wm_json_writer_new();
