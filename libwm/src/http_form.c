@@ -420,8 +420,8 @@ static int urlencoded_into(wm_http_form_t *f, const char *data, size_t len,
         const char *eq = memchr(pair, '=', plen);
         size_t nlen = eq ? (size_t)(eq - pair) : plen;
         size_t vlen = eq ? plen - nlen - 1 : 0;
-        const char *name, *value;
-        size_t name_len, value_len;
+        const char *name = NULL, *value = NULL;
+        size_t name_len = 0, value_len = 0;
         int rc = decode_into(f, pair, nlen, at, "name", &name, &name_len, err);
         if (rc == WM_OK)
             rc = decode_into(f, eq ? eq + 1 : "", vlen, at + nlen + 1, "value", &value, &value_len,

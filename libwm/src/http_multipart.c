@@ -323,7 +323,7 @@ int wm__multipart_parse(wm_http_form_t *f, const char *boundary, const char *bod
         if (p[0] != '\r' || p[1] != '\n')
             return bad(&m, p, "junk after a multipart boundary");
         part_t pt;
-        const char *content;
+        const char *content = NULL;
         int rc = parse_part_headers(&m, p + 2, &pt, &content);
         if (rc != WM_OK)
             return rc;
