@@ -17,6 +17,8 @@
 #include "worker.h"
 #include "http.h"
 #include "tls.h"
+#include "json.h"
+#include "http_body.h"
 
 #ifdef __cplusplus
 extern "C" {
