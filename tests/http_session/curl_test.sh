@@ -103,5 +103,28 @@ expect "$(get c /count)" "n=1" "memory store after a restart"
 [ "$(jar_id c)" != "$id_c" ] || fail "the memory store kept an id across a restart"
 echo "ok   memory store starts over after a restart"
 stop
+
+# Two worker processes under a master share the file store: the counter
+# climbs whichever process answers (the X-Pid header says which).
+port=
+while [ -z "$port" ]; do
+    p=$((20000 + RANDOM % 30000))
+    ss -Htan "sport = :$p" | grep -q . || port=$p
+done
+"$bin" --serve-all "http://127.0.0.1:$port" file "$dir/sessions" start \
+    --pid-file="$dir/master.pid" >>"$dir/server.log" 2>&1 &
+pid=$!
+base="http://127.0.0.1:$port"
+for _ in $(seq 100); do curl -s -o /dev/null "$base/peek" && break; sleep 0.05; done
+declare -A pids=()
+for i in $(seq 40); do
+    body=$(curl -sS -D "$dir/h" -b "$dir/d" -c "$dir/d" "$base/count")
+    expect "$body" "n=$i" "request $i over two processes"
+    pids[$(sed -n 's/^X-Pid: \([0-9]*\).*/\1/p' "$dir/h")]=1
+done
+[ "${#pids[@]}" -eq 2 ] || fail "40 answers came from ${#pids[@]} process(es), not 2"
+echo "ok   file store shared by 2 worker processes (40 requests)"
+stop
+
 grep -E ' (ERROR|WARN) ' "$dir/server.log" && fail "the server logged problems"
 echo "ok   no warnings in the server log"

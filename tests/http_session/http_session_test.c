@@ -749,6 +749,9 @@ static void answer(wm_conn_t *c, wm_http_session_t *s, const char *body)
     wm_http_response_t *r = wm_http_response_new(200);
     ASSERT(r != NULL);
     ASSERT_EQ(wm_http_response_header(r, "Content-Type", "text/plain"), WM_OK);
+    char pid[24];
+    snprintf(pid, sizeof pid, "%ld", (long)getpid()); /* which process answered */
+    ASSERT_EQ(wm_http_response_header(r, "X-Pid", pid), WM_OK);
     ASSERT_EQ(wm_http_response_body(r, body, strlen(body)), WM_OK);
     ASSERT_EQ(wm_http_session_commit(s, r), WM_OK);
     int rc = wm_http_send(c, r);
@@ -782,7 +785,7 @@ static void on_message(wm_conn_t *c, const wm_msg_t *msg, void *ud)
     answer(c, s, body);
 }
 
-static wm_worker_t *start_server(void)
+static void make_alt_config(void)
 {
     cfg_alt = cfg;
     cfg_alt.cookie_name = "ALT";
@@ -792,6 +795,11 @@ static wm_worker_t *start_server(void)
     cfg_alt.cookie_http_only = false;
     cfg_alt.cookie_same_site = "Strict";
     cfg_alt.cookie_max_age = 3600;
+}
+
+static wm_worker_t *start_server(void)
+{
+    make_alt_config();
     wm_worker_t *w = wm_worker_new("http://127.0.0.1:0");
     ASSERT(w != NULL);
     wm_worker_on_message(w, on_message, NULL);
@@ -1032,8 +1040,31 @@ static int serve(const char *portfile, const char *kind, const char *dir)
     return 0;
 }
 
+/* --serve-all URL mem|file DIR COMMAND...: the same pages on two worker
+ * processes under a master (wm_run_all takes COMMAND: start, stop, ...),
+ * each with its own SO_REUSEPORT socket so the kernel spreads connections
+ * over both. */
+static int serve_all(int argc, char **argv)
+{
+    st = strcmp(argv[3], "file") == 0 ? wm_http_session_store_file_new(argv[4])
+                                      : wm_http_session_store_memory_new();
+    wm_worker_t *w = wm_worker_new(argv[2]);
+    if (!st || !w)
+        return 1;
+    wm_http_session_config_init(&cfg, st);
+    make_alt_config();
+    wm_worker_set_name(w, "sessions");
+    wm_worker_set_count(w, 2);
+    wm_worker_set_reuse_port(w, true);
+    wm_worker_on_message(w, on_message, NULL);
+    argv[4] = argv[0];
+    return wm_run_all(argc - 4, argv + 4);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 6 && strcmp(argv[1], "--serve-all") == 0)
+        return serve_all(argc, argv);
     if (argc == 5 && strcmp(argv[1], "--serve") == 0)
         return serve(argv[2], argv[3], argv[4]);
     return wm_test_main(argc, argv, cases);
