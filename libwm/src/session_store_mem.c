@@ -80,22 +80,29 @@ static int grow(mem_store_t *m)
     return WM_OK;
 }
 
+/* The entry of `id` if it is still alive; an expired one is dropped here,
+ * so that load and touch never revive it before the collector runs. */
+static mem_entry_t *live_entry(mem_store_t *m, const char *id, int64_t lifetime)
+{
+    mem_entry_t **link = find_link(m, id);
+    if (*link && expired(*link, lifetime, wm_now_ms())) {
+        unlink_entry(m, link); /* *link is now the next entry of the chain */
+        return NULL;
+    }
+    return *link;
+}
+
 static int mem_load(void *impl, const char *id, int64_t lifetime, void **data, size_t *len)
 {
-    mem_store_t *m = impl;
-    mem_entry_t **link = find_link(m, id);
-    if (!*link)
+    mem_entry_t *e = live_entry(impl, id, lifetime);
+    if (!e)
         return WM_ENOENT;
-    if (expired(*link, lifetime, wm_now_ms())) {
-        unlink_entry(m, link);
-        return WM_ENOENT;
-    }
-    void *copy = malloc((*link)->len ? (*link)->len : 1);
+    void *copy = malloc(e->len ? e->len : 1);
     if (!copy)
         return WM_ENOMEM;
-    memcpy(copy, (*link)->data, (*link)->len);
+    memcpy(copy, e->data, e->len);
     *data = copy;
-    *len = (*link)->len;
+    *len = e->len;
     return WM_OK;
 }
 
@@ -133,15 +140,10 @@ static int mem_save(void *impl, const char *id, const void *data, size_t len, in
 
 static int mem_touch(void *impl, const char *id, int64_t lifetime)
 {
-    mem_store_t *m = impl;
-    mem_entry_t **link = find_link(m, id);
-    if (!*link)
+    mem_entry_t *e = live_entry(impl, id, lifetime);
+    if (!e)
         return WM_ENOENT;
-    if (expired(*link, lifetime, wm_now_ms())) {
-        unlink_entry(m, link);
-        return WM_ENOENT;
-    }
-    (*link)->used_ms = wm_now_ms();
+    e->used_ms = wm_now_ms();
     return WM_OK;
 }
 

@@ -329,6 +329,37 @@ static void expiry(void)
     }
 }
 
+/* Many sessions, half of them expired: each id finds its own data or
+ * nothing, never a neighbour's (hash chains, growth, removal mid-chain). */
+static void many(void)
+{
+    enum { N = 300 };
+    static char ids[2 * N][WM_HTTP_SESSION_ID_LEN + 1];
+    cfg.lifetime = 1;
+    for (int i = 0; i < 2 * N; i++) {
+        if (i == N)
+            usleep(1100 * 1000); /* the first half expires */
+        wm_http_session_t *s = wm_http_session_start_id(&cfg, NULL);
+        ASSERT_EQ(wm_http_session_set_str(s, "me", wm_http_session_id(s)), WM_OK);
+        commit_id(s, ids[i]);
+    }
+    for (int i = 0; i < 2 * N; i++) {
+        wm_http_session_t *s = wm_http_session_start_id(&cfg, ids[i]);
+        if (i < N) {
+            ASSERT(wm_http_session_is_new(s));
+            ASSERT_EQ(wm_http_session_count(s), 0);
+        } else {
+            ASSERT(!wm_http_session_is_new(s));
+            ASSERT_STR_EQ(wm_http_session_get_str(s, "me"), ids[i]);
+        }
+        wm_http_session_free(s);
+    }
+    ASSERT_EQ(wm_http_session_store_gc(st, 1), file_store ? N : 0);
+    for (int i = N; i < 2 * N; i++)
+        ASSERT_EQ(wm_http_session_store_remove(st, ids[i]), WM_OK);
+    ASSERT_EQ(wm_http_session_store_gc(st, 0), 0);
+}
+
 static void stop_loop(wm_timer_id_t id, void *ud)
 {
     wm_loop_stop();
@@ -966,6 +997,7 @@ BOTH(regenerate_delete_old)
 BOTH(destroy)
 BOTH(expiry)
 BOTH(gc_timer)
+BOTH(many)
 BOTH(malformed_ids)
 BOTH(unknown_id)
 BOTH(corrupt_data)
@@ -995,6 +1027,7 @@ static const wm_test_case_t cases[] = {
     BOTH_ROWS(destroy),
     BOTH_ROWS(expiry),
     BOTH_ROWS(gc_timer),
+    BOTH_ROWS(many),
     BOTH_ROWS(malformed_ids),
     BOTH_ROWS(unknown_id),
     BOTH_ROWS(corrupt_data),
