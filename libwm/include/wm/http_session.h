@@ -42,9 +42,13 @@
  * (counters shared by concurrent requests) in a database.
  *
  * Blocking. The file store reads and writes small files with blocking
- * system calls on the loop (as Workerman's file handler does); they take
- * microseconds on a local disk, and the garbage collector reads the whole
- * folder. Put the folder on a local disk, not on a network file system.
+ * system calls on the loop (as Workerman's file handler does), and the
+ * garbage collector reads the whole folder. A load or a touch takes
+ * microseconds; a save creates a file and renames it over the old one,
+ * which took 0.3 to 1.2 ms on ext4 mounted with `discard` (about 700 saving
+ * requests/s for one process, against 10,000 with the memory store). Put the
+ * folder on a local disk, not on a network file system; a site that saves
+ * on most requests wants the memory store or a store of its own.
  *
  * Not thread-safe; one loop per process, like the rest of wm. */
 #ifndef WM_HTTP_SESSION_H
