@@ -32,7 +32,8 @@
  * (wm_http_sse_*) ride on it. Bodies of text types can be gzipped when the
  * client accepts it (wm_http_set_gzip, off by default).
  *
- * Not here yet: sessions, body helpers for forms/multipart/JSON. */
+ * Beside this header: wm/http_body.h reads forms, uploads and JSON bodies;
+ * wm/http_session.h keeps sessions; wm/json.h parses and writes JSON. */
 #ifndef WM_HTTP_H
 #define WM_HTTP_H
 

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "worker.h"
 #include "http.h"
+#include "http_session.h"
 #include "tls.h"
 #include "json.h"
 #include "http_body.h"
