@@ -140,6 +140,11 @@ static void sample_queues(wm_timer_id_t id, void *ud)
                      PROXY_MAX_SEND);
 }
 
+static bool pred_front_pushed_back(void *arg)
+{
+    return peak_front >= PROXY_MAX_SEND / 2;
+}
+
 void test_pipe_slow_reader(void)
 {
     const uint64_t total = 32u << 20;
@@ -154,15 +159,18 @@ void test_pipe_slow_reader(void)
     ASSERT(t != 0);
     tu_raw_write_pattern(r, total);
 
-    /* Half a second of not reading: the pipe must push back all the way. */
-    tu_run_for(500);
+    /* Not reading: the pipe must push back all the way, so the proxy's queue
+     * toward us fills to its limit and stays bounded. Waited for as a
+     * condition: a loaded machine may take far longer than usual. */
+    tu_run_until(pred_front_pushed_back, NULL, 20000, "the proxy's queue to the client to fill");
+    tu_run_for(100);
     ASSERT_EQ(r->received, 0);
     ASSERT_LT(r->written, total);
     ASSERT(front && back);
     ASSERT_GE(peak_front, PROXY_MAX_SEND / 2); /* backpressure was exercised */
 
     tu_raw_set_reading(r, true);
-    tu_raw_wait_bytes(r, total, 40000);
+    tu_raw_wait_bytes(r, total, 60000);
     sampling = false;
     ASSERT_EQ(wm_timer_del(t), WM_OK);
     ASSERT_EQ(r->received, total);
