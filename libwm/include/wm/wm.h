@@ -17,6 +17,7 @@
 #include "worker.h"
 #include "http.h"
 #include "tls.h"
+#include "websocket.h"
 
 #ifdef __cplusplus
 extern "C" {
