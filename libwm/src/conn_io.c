@@ -50,8 +50,9 @@ static ssize_t conn_next_size(wm_conn_t *c, size_t avail)
         conn_fail(c, WM_EMSGSIZE, "message too large");
         return WM_EMSGSIZE;
     }
-    if (n == 0 && avail > c->ctx.max_package) {
-        /* A codec that does not check the limit itself. */
+    if (n == 0 && avail > c->ctx.max_package && c->state == WM_CONN_ESTABLISHED) {
+        /* A codec that does not check the limit itself (one that answered
+         * and closed the connection, as websocket does, has checked it). */
         conn_fail(c, WM_EMSGSIZE, "message too large");
         return WM_EMSGSIZE;
     }
