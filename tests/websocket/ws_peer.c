@@ -145,6 +145,7 @@ static void peer_pong(wm_conn_t *c, const char *data, size_t len, void *ud)
 
 static void peer_open(peer_t *p, const char *url, const char *ca)
 {
+    free(p->msg); /* the previous connection's last message */
     memset(p, 0, sizeof *p);
     p->c = wm_conn_new(url);
     ASSERT(p->c != NULL);
@@ -210,7 +211,7 @@ static void peer_echo_sizes(peer_t *p)
 
 int ws_client_run(const char *url, const char *ca)
 {
-    peer_t p;
+    peer_t p = {0};
     peer_open(&p, url, ca);
     ASSERT_EQ(wm_conn_connect(p.c), WM_OK);
     peer_wait(&p, &p.open, "the handshake");
