@@ -5,7 +5,11 @@
  *   scheme://[v6addr]:port    IPv6 literals in brackets
  *   udp://host:port           datagrams, raw; proto+udp://… with a protocol
  *   unix:///path              a unix stream socket, raw; proto+unix:///path
- *   proto+tls://host:port     TCP with TLS (tls.h); "+ssl" is the same */
+ *   proto+tls://host:port     TCP with TLS (tls.h); "+ssl" is the same
+ *   ws://host[:port]/path     the websocket protocol (port 80); wss:// is
+ *                             websocket+tls (port 443). websocket:// URLs
+ *                             may carry a path too; it is the client's
+ *                             request target (ws_client.c), not parsed here. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -45,6 +49,11 @@ static int parse_scheme(const char *url, wm__url_t *out, const char **rest)
     }
     if (!scheme[0])
         return WM_EBADURL;
+    /* The WebSocket URL schemes name the websocket protocol (websocket.h). */
+    if (!plus && (strcmp(scheme, "ws") == 0 || strcmp(scheme, "wss") == 0)) {
+        out->tls = scheme[2] == 's';
+        strcpy(scheme, "websocket");
+    }
     strcpy(out->scheme, scheme);
     *rest = sep + 3;
     return WM_OK;
@@ -79,6 +88,23 @@ static int parse_host_port(const char *s, wm__url_t *out)
     return WM_OK;
 }
 
+/* host[:port] of a websocket URL, up to its path or query; the port
+ * defaults to 80, or 443 with TLS. */
+static int parse_ws_authority(const char *s, wm__url_t *out)
+{
+    char auth[sizeof out->host + 8];
+    size_t n = strcspn(s, "/?#");
+    if (n == 0 || n + 7 > sizeof auth)
+        return WM_EBADURL;
+    memcpy(auth, s, n);
+    auth[n] = '\0';
+    const char *close = strrchr(auth, ']');
+    bool has_port = auth[0] == '[' ? close && close[1] == ':' : strchr(auth, ':') != NULL;
+    if (!has_port)
+        snprintf(auth + n, sizeof auth - n, ":%u", out->tls ? 443u : 80u);
+    return parse_host_port(auth, out);
+}
+
 int wm__url_parse(const char *url, wm__url_t *out)
 {
     const char *rest;
@@ -93,6 +119,8 @@ int wm__url_parse(const char *url, wm__url_t *out)
         memcpy(out->host, rest, len + 1);
         return WM_OK;
     }
+    if (strcmp(out->scheme, "websocket") == 0)
+        return parse_ws_authority(rest, out);
     return parse_host_port(rest, out);
 }
 

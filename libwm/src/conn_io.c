@@ -50,8 +50,9 @@ static ssize_t conn_next_size(wm_conn_t *c, size_t avail)
         conn_fail(c, WM_EMSGSIZE, "message too large");
         return WM_EMSGSIZE;
     }
-    if (n == 0 && avail > c->ctx.max_package) {
-        /* A codec that does not check the limit itself. */
+    if (n == 0 && avail > c->ctx.max_package && c->state == WM_CONN_ESTABLISHED) {
+        /* A codec that does not check the limit itself (one that answered
+         * and closed the connection, as websocket does, has checked it). */
         conn_fail(c, WM_EMSGSIZE, "message too large");
         return WM_EMSGSIZE;
     }
@@ -71,15 +72,17 @@ void wm__conn_dispatch(wm_conn_t *c)
         if (n <= 0 || (size_t)n > avail)
             break;
         wm_msg_t m = {(const char *)evbuffer_pullup(c->in, n), (size_t)n, NULL};
+        int rc = WM_OK;
         if (c->proto->decode) {
-            int rc = c->proto->decode(m.data, (size_t)n, &m, &c->ctx);
+            rc = c->proto->decode(m.data, (size_t)n, &m, &c->ctx);
             if (rc < 0) {
                 conn_fail(c, rc, "bad message");
                 break;
             }
         }
         c->ctx.scanned = 0;
-        conn_deliver(c, &m);
+        if (rc != WM__DECODE_NOTHING) /* a frame that completes no message */
+            conn_deliver(c, &m);
         /* The callback may have ended the connection, which empties `in`;
          * draining an empty buffer is harmless. */
         evbuffer_drain(c->in, (size_t)n);

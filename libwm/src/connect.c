@@ -41,6 +41,11 @@ wm_conn_t *wm_conn_new(const char *url)
     }
     c->url = u;
     c->transport = (uint8_t)u.transport;
+    /* ws://host/path: the protocol keeps the path for its handshake. */
+    if (proto == &wm_protocol_websocket && wm__ws_client_init(c, url) != WM_OK) {
+        wm_conn_destroy(c);
+        return NULL;
+    }
     if (u.tls && wm_conn_set_tls(c, NULL) != WM_OK) {
         wm_conn_destroy(c);
         return NULL;

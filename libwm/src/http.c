@@ -29,6 +29,7 @@
 #include "wm_int.h"
 #include "http_parse.h"
 #include "http_int.h"
+#include "http_view.h"
 
 /* ---- State ------------------------------------------------------------------ */
 
@@ -551,6 +552,30 @@ static int view_build(wm_http_request_t *v, const wm__http_request_t *req)
     v->cookies_parsed = false;
     v->ncookies = 0;
     return WM_OK;
+}
+
+/* The view for other protocols' request heads (http_view.h). */
+wm_http_request_t *wm__http_view_new(void)
+{
+    return calloc(1, sizeof(wm_http_request_t));
+}
+
+int wm__http_view_fill(wm_http_request_t *v, const wm__http_request_t *req)
+{
+    v->body = "";
+    v->body_len = 0;
+    return view_build(v, req);
+}
+
+void wm__http_view_free(wm_http_request_t *v)
+{
+    if (!v)
+        return;
+    free(v->strs);
+    free(v->hdrs);
+    free(v->cookie_buf);
+    free(v->cookies);
+    free(v);
 }
 
 static int http_decode(const char *pkt, size_t len, wm_msg_t *msg, wm_proto_ctx_t *ctx)

@@ -94,7 +94,8 @@ const wm_protocol_t wm_protocol_frame = {"frame", frame_input, frame_decode, fra
 /* ---- registry ------------------------------------------------------------ */
 
 static const wm_protocol_t *registry[WM_MAX_PROTOCOLS] = {&wm_protocol_tcp, &wm_protocol_text,
-                                                          &wm_protocol_frame, &wm_protocol_http};
+                                                          &wm_protocol_frame, &wm_protocol_http,
+                                                          &wm_protocol_websocket};
 
 static bool name_ok(const char *name)
 {

@@ -229,6 +229,25 @@ void wm__tls_close(wm_conn_t *c);
 void wm__tls_free(wm_conn_t *c);
 void wm__tls_worker_free(wm_worker_t *w);
 
+/* ---- WebSocket hooks (ws_conn.c, ws_client.c, ws_server.c) --------------- */
+
+/* decode's private "consumed, nothing to deliver" result: a frame that
+ * completes no message (a websocket fragment, ping or close). conn_io.c
+ * drains it without running on_message. */
+#define WM__DECODE_NOTHING 1
+/* wm__conn_emit_connect: a websocket transport is up; the protocol runs its
+ * handshake and runs on_connect itself afterwards. Returns true when it took
+ * over. */
+bool wm__ws_transport_open(wm_conn_t *c);
+/* wm_conn_close: an open websocket sends a close frame first and closes TCP
+ * when the peer answers. Returns true when it did (wm_conn_close then
+ * returns WM_OK without closing). */
+bool wm__ws_close_request(wm_conn_t *c);
+/* wm_conn_new: keeps a ws:// URL's request target and Host. */
+int wm__ws_client_init(wm_conn_t *c, const char *url);
+/* worker_release: frees worker->ws. */
+void wm__ws_worker_free(wm_worker_t *w);
+
 /* ---- workers (worker.c, udp.c) ------------------------------------------ */
 
 struct wm_worker {
@@ -245,6 +264,7 @@ struct wm_worker {
     struct event *accept_ev;
     struct event *accept_retry; /* re-enables accept after EMFILE */
     struct ssl_ctx_st *tls_ctx; /* wm_worker_set_tls: serve TLS (tls.c) */
+    struct wm__ws_opts *ws;     /* websocket settings (ws_server.c), or NULL */
     size_t max_send_buffer, max_package;
     void *user_data;
     wm_free_cb user_free;

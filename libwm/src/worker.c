@@ -91,6 +91,7 @@ static void worker_release(void *arg)
 {
     wm_worker_t *w = arg;
     wm__tls_worker_free(w);
+    wm__ws_worker_free(w);
     free(w->url_text);
     free(w->name);
     free(w->user);

@@ -20,6 +20,7 @@
 #include "tls.h"
 #include "json.h"
 #include "http_body.h"
+#include "websocket.h"
 
 #ifdef __cplusplus
 extern "C" {
