@@ -909,26 +909,171 @@ static void test_unix_socket(void)
     proc_cleanup(&s);
 }
 
-/* The Workerman format is detected per connection; until the PHP codec is
- * wired in, "ping" is ignored and a request gets serialize('bad request')
- * and a close, while MessagePack connections are untouched. */
-static void test_php_hook(void)
+/* ---- walkor/GlobalData's format ------------------------------------------ */
+
+/* Sends one PHP request (a frame with a serialize() body, built by hand from
+ * the format's description) and checks the reply's bytes. */
+static void php_expect(gdc_t *c, const char *req, const char *reply)
+{
+    ASSERT_EQ(gdc_send_frame(c, req, strlen(req)), 0);
+    ssize_t n = gdc_read_frame(c);
+    ASSERT_GE(n, 0);
+    c->buf[n] = '\0';
+    ASSERT_STR_EQ(c->buf, reply);
+}
+
+/* Every command byte for byte, a float, the cas md5, and values crossing
+ * between the PHP and the MessagePack formats on one server. */
+static void test_php_format(void)
 {
     gd_proc_t s;
     proc_init(&s, NULL);
     proc_start(&s);
-    gdc_t other = connect_to(&s);
+    gdc_t php = connect_to(&s);
+    gdc_t mp = connect_to(&s);
+
+    /* The frame header by hand: "ping" is 00 00 00 08 'ping' and gets no
+     * answer; set k = 0.1 is answered b:1; in a 8-byte frame. */
+    static const char ping[] = "\x00\x00\x00\x08ping";
+    ASSERT_EQ(gdc_write_all(php.fd, ping, 8), 0);
+    static const char set[] =
+        "a:3:{s:3:\"cmd\";s:3:\"set\";s:3:\"key\";s:1:\"k\";s:5:\"value\";d:0.1;}";
+    unsigned char head[4] = {0, 0, 0, (unsigned char)(sizeof set - 1 + 4)};
+    ASSERT_EQ(gdc_write_all(php.fd, head, 4), 0);
+    ASSERT_EQ(gdc_write_all(php.fd, set, sizeof set - 1), 0);
+    char reply[8];
+    ASSERT_EQ(gdc_read_all(php.fd, reply, 8), 0);
+    ASSERT_MEM_EQ(reply,
+                  "\x00\x00\x00\x08"
+                  "b:1;",
+                  8);
+
+    /* A MessagePack client reads the float PHP wrote: cb 3f b9 99 99 99 99 99 9a. */
+    gdc_resp_t r = must(gdc_call(&mp, "get", "s", "k"), WM_GD_OK);
+    ASSERT_EQ(r.result.type, MSGPACK_OBJECT_FLOAT64);
+    ASSERT(r.result.via.f64 == 0.1);
+    php_expect(&php, "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"k\";}", "d:0.1;");
+
+    /* cas: md5(serialize(0.1)) = md5("d:0.1;"); a wrong md5 fails. */
+    php_expect(&php,
+               "a:4:{s:3:\"cmd\";s:3:\"cas\";s:3:\"md5\";s:32:\"dcca48101505dd86b703689a604fe3c4\";"
+               "s:3:\"key\";s:1:\"k\";s:5:\"value\";i:5;}",
+               "b:0;");
+    php_expect(&php,
+               "a:4:{s:3:\"cmd\";s:3:\"cas\";s:3:\"md5\";s:32:\"33dd01eec3d5706fd646e0d2723d0650\";"
+               "s:3:\"key\";s:1:\"k\";s:5:\"value\";i:5;}",
+               "b:1;");
+    r = must(gdc_call(&mp, "get", "s", "k"), WM_GD_OK);
+    ASSERT_EQ(gdc_int(r.result), 5);
+    /* cas on a missing key compares with md5(serialize(null)) = md5("N;"). */
+    php_expect(&php,
+               "a:4:{s:3:\"cmd\";s:3:\"cas\";s:3:\"md5\";s:32:\"dcca48101505dd86b703689a604fe3c4\";"
+               "s:3:\"key\";s:2:\"c2\";s:5:\"value\";s:2:\"hi\";}",
+               "b:1;");
+    r = must(gdc_call(&mp, "get", "s", "c2"), WM_GD_OK);
+    ASSERT(gdc_is_str(r.result, "hi"));
+
+    /* increment: by an int, by a float, a missing key. */
+    php_expect(&php, "a:3:{s:3:\"cmd\";s:9:\"increment\";s:3:\"key\";s:1:\"k\";s:4:\"step\";i:2;}",
+               "i:7;");
+    php_expect(&php,
+               "a:3:{s:3:\"cmd\";s:9:\"increment\";s:3:\"key\";s:1:\"k\";s:4:\"step\";d:0.5;}",
+               "d:7.5;");
+    php_expect(&php,
+               "a:3:{s:3:\"cmd\";s:9:\"increment\";s:3:\"key\";s:4:\"none\";s:4:\"step\";i:1;}",
+               "b:0;");
+    r = must(gdc_call(&mp, "get", "s", "k"), WM_GD_OK);
+    ASSERT(r.result.type == MSGPACK_OBJECT_FLOAT64 && r.result.via.f64 == 7.5);
+
+    /* add, delete, get of a missing key. */
+    php_expect(&php, "a:3:{s:3:\"cmd\";s:3:\"add\";s:3:\"key\";s:1:\"k\";s:5:\"value\";b:1;}",
+               "b:0;");
+    php_expect(&php,
+               "a:3:{s:3:\"cmd\";s:3:\"add\";s:3:\"key\";s:1:\"a\";s:5:\"value\";"
+               "a:2:{s:1:\"x\";i:-1;i:7;N;}}",
+               "b:1;");
+    r = must(gdc_call(&mp, "get", "s", "a"), WM_GD_OK);
+    ASSERT_EQ(r.result.type, MSGPACK_OBJECT_MAP);
+    ASSERT_EQ(gdc_int(gdc_map_get(r.result, "x")), -1);
+    php_expect(&php, "a:2:{s:3:\"cmd\";s:6:\"delete\";s:3:\"key\";s:1:\"a\";}", "b:1;");
+    php_expect(&php, "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"a\";}", "N;");
+    must(gdc_call(&mp, "get", "s", "a"), WM_GD_NOT_FOUND);
+
+    /* MessagePack in, PHP out: a list is a PHP list, a map a PHP array. */
+    static const char list[] = {(char)0x92, 0x01, (char)0xa1, 'a'};
+    must(gdc_call(&mp, "set", "sr", "m", list, sizeof list), WM_GD_OK);
+    php_expect(&php, "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"m\";}",
+               "a:2:{i:0;i:1;i:1;s:1:\"a\";}");
+    must(gdc_call(&mp, "set", "si", "n", (int64_t)-3), WM_GD_OK);
+    php_expect(&php, "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"n\";}", "i:-3;");
+    gdc_close(&php);
+
+    /* A bad request is answered serialize('bad request') and closed; an
+     * unknown cmd as the original does; an object is never instantiated. */
+    static const char *const bad[] = {
+        "a:1:{s:3:\"cmd\";s:3:\"get\";}",
+        "a:3:{s:3:\"cmd\";s:3:\"set\";s:3:\"key\";s:1:\"o\";s:5:\"value\";O:8:\"stdClass\":0:{}}",
+        "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"k\"", /* truncated */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        gdc_t c = connect_to(&s);
+        php_expect(&c, bad[i], "s:11:\"bad request\";");
+        ASSERT(gdc_closed_within(&c, 3000));
+        gdc_close(&c);
+    }
     gdc_t c = connect_to(&s);
-    ASSERT_EQ(gdc_send_frame(&c, "ping", 4), 0);
-    const char req[] = "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"k\";}";
-    ASSERT_EQ(gdc_send_frame(&c, req, sizeof req - 1), 0);
-    ssize_t n = gdc_read_frame(&c);
-    ASSERT_EQ(n, 19);
-    ASSERT_MEM_EQ(c.buf, "s:11:\"bad request\";", 19);
+    php_expect(&c, "a:2:{s:3:\"cmd\";s:4:\"flip\";s:3:\"key\";s:1:\"k\";}",
+               "s:12:\"bad cmd flip\";");
     ASSERT(gdc_closed_within(&c, 3000));
     gdc_close(&c);
-    must(gdc_call(&other, "ping", ""), WM_GD_OK);
-    gdc_close(&other);
+    must(gdc_call(&mp, "get", "s", "o"), WM_GD_NOT_FOUND);
+    must(gdc_call(&mp, "ping", ""), WM_GD_OK);
+    gdc_close(&mp);
+    proc_cleanup(&s);
+}
+
+/* With --auth the PHP format (which has no way to authenticate) is refused. */
+static void test_php_auth(void)
+{
+    static const char *const extra[] = {"--auth", "s3cret", NULL};
+    gd_proc_t s;
+    proc_init(&s, extra);
+    proc_start(&s);
+    gdc_t c = connect_to(&s);
+    ASSERT_EQ(gdc_send_frame(&c, "ping", 4), 0);
+    php_expect(&c, "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"k\";}",
+               "s:66:\"bad request: this server requires auth, which the PHP format lacks\";");
+    ASSERT(gdc_closed_within(&c, 3000));
+    gdc_close(&c);
+    proc_cleanup(&s);
+}
+
+/* With --durability full, a PHP write acknowledged just before a SIGKILL is
+ * there after the restart. */
+static void test_php_full(void)
+{
+    static const char *const extra[] = {"--durability", "full", NULL};
+    gd_proc_t s;
+    proc_init(&s, extra);
+    proc_start(&s);
+    gdc_t c = connect_to(&s);
+    char req[128], key[16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "p%03d", i);
+        snprintf(req, sizeof req,
+                 "a:3:{s:3:\"cmd\";s:3:\"set\";s:3:\"key\";s:4:\"%s\";s:5:\"value\";i:%d;}", key,
+                 i);
+        php_expect(&c, req, "b:1;");
+    }
+    gdc_close(&c);
+    proc_kill9(&s);
+    proc_start(&s);
+    c = connect_to(&s);
+    gdc_resp_t r = must(gdc_call(&c, "get", "s", "p199"), WM_GD_OK);
+    ASSERT_EQ(gdc_int(r.result), 199);
+    r = must(gdc_call(&c, "stats", ""), WM_GD_OK);
+    ASSERT_EQ(gdc_int(gdc_map_get(r.result, "keys")), 200);
+    gdc_close(&c);
     proc_cleanup(&s);
 }
 
@@ -957,7 +1102,9 @@ static const wm_test_case_t cases[] = {{"ops", test_ops},
                                        {"kill9_full", test_kill9_full},
                                        {"second_server", test_second_server},
                                        {"unix_socket", test_unix_socket},
-                                       {"php_hook", test_php_hook},
+                                       {"php_format", test_php_format},
+                                       {"php_auth", test_php_auth},
+                                       {"php_full", test_php_full},
                                        {"cli", test_cli},
                                        {NULL, NULL}};
 
