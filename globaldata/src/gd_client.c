@@ -672,8 +672,7 @@ int wm_gd_cas(wm_gd_client_t *c, const char *key, wm_gd_val_t expected, wm_gd_va
     return start_key(c, &call, cb, user_data);
 }
 
-int wm_gd_increment(wm_gd_client_t *c, const char *key, int64_t step, wm_gd_cb cb,
-                    void *user_data)
+int wm_gd_increment(wm_gd_client_t *c, const char *key, int64_t step, wm_gd_cb cb, void *user_data)
 {
     wm__gd_call_t call = {.op = WM_GD_OP_INCR, .key = key, .num = step};
     return start_key(c, &call, cb, user_data);
@@ -697,8 +696,7 @@ int wm_gd_ttl(wm_gd_client_t *c, const char *key, wm_gd_cb cb, void *user_data)
     return start_key(c, &call, cb, user_data);
 }
 
-int wm_gd_expire(wm_gd_client_t *c, const char *key, uint64_t ttl_ms, wm_gd_cb cb,
-                 void *user_data)
+int wm_gd_expire(wm_gd_client_t *c, const char *key, uint64_t ttl_ms, wm_gd_cb cb, void *user_data)
 {
     wm__gd_call_t call = {.op = WM_GD_OP_EXPIRE, .key = key, .ttl_ms = ttl_ms};
     return start_key(c, &call, cb, user_data);

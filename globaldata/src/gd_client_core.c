@@ -218,8 +218,8 @@ static bool val_ok(const wm_gd_val_t *v)
         ssize_t n = wm__gd_mp_check(v->mp, v->mp_len, WM_GD_MAX_DEPTH);
         return n >= 0 && (size_t)n == v->mp_len;
     }
-    return v->type <= WM_GD_TYPE_BIN && !((v->type == WM_GD_TYPE_STR || v->type == WM_GD_TYPE_BIN) &&
-                                          !v->data && v->len);
+    return v->type <= WM_GD_TYPE_BIN &&
+           !((v->type == WM_GD_TYPE_STR || v->type == WM_GD_TYPE_BIN) && !v->data && v->len);
 }
 
 /* ---- The ring ------------------------------------------------------------ */
@@ -362,7 +362,8 @@ int wm__gd_call_check(const wm__gd_call_t *call, const char **why)
     switch (call->op) {
     case WM_GD_OP_MGET:
     case WM_GD_OP_MSET:
-        if (!call->keys || call->nidx > WM_GD_MAX_MULTI || (call->op == WM_GD_OP_MSET && !call->vals))
+        if (!call->keys || call->nidx > WM_GD_MAX_MULTI ||
+            (call->op == WM_GD_OP_MSET && !call->vals))
             *why = "mget / mset take 0 to 10000 keys (and as many values)";
         for (size_t i = 0; !*why && i < call->nidx; i++)
             if (!wm__gd_key_ok(call->keys[call->idx[i]]) ||

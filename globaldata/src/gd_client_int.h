@@ -61,8 +61,7 @@ int wm__gd_call_encode(msgpack_packer *pk, uint64_t id, const wm__gd_call_t *cal
 
 /* Reads a response body: its id, and the status and result as the API
  * hands them out (borrowing from body). Returns WM_OK or WM_EPROTO. */
-int wm__gd_result_read(const char *body, size_t len, uint64_t *id, int *status,
-                       wm_gd_val_t *out);
+int wm__gd_result_read(const char *body, size_t len, uint64_t *id, int *status, wm_gd_val_t *out);
 
 /* The key's length check shared by both clients. */
 bool wm__gd_key_ok(const char *key);

@@ -274,8 +274,7 @@ static int call_key(wm_gd_sync_t *s, const wm__gd_call_t *call, wm_gd_val_t *out
     return call_on(s, &s->srv[i], call, out);
 }
 
-static int call_server(wm_gd_sync_t *s, size_t server, const wm__gd_call_t *call,
-                       wm_gd_val_t *out)
+static int call_server(wm_gd_sync_t *s, size_t server, const wm__gd_call_t *call, wm_gd_val_t *out)
 {
     const char *why;
     if (!s || server >= s->nsrv)

@@ -160,8 +160,7 @@ typedef struct wm_gd_client wm_gd_client_t;
  *   error a STR with the reason.
  * `result` and everything it points to is borrowed until the callback
  * returns. */
-typedef void (*wm_gd_cb)(wm_gd_client_t *c, int status, const wm_gd_val_t *result,
-                         void *user_data);
+typedef void (*wm_gd_cb)(wm_gd_client_t *c, int status, const wm_gd_val_t *result, void *user_data);
 
 /* Makes a client and starts connecting to every server. Returns NULL (the
  * reason logged) for no servers, a bad URL, or out of memory. Caller frees
@@ -205,19 +204,16 @@ int wm_gd_add(wm_gd_client_t *c, const char *key, wm_gd_val_t value, uint64_t tt
  * the key's expiry); WM_GD_EMISMATCH with the current value otherwise. */
 int wm_gd_cas(wm_gd_client_t *c, const char *key, wm_gd_val_t expected, wm_gd_val_t value,
               uint64_t ttl_ms, wm_gd_cb cb, void *user_data);
-int wm_gd_increment(wm_gd_client_t *c, const char *key, int64_t step, wm_gd_cb cb,
-                    void *user_data);
+int wm_gd_increment(wm_gd_client_t *c, const char *key, int64_t step, wm_gd_cb cb, void *user_data);
 int wm_gd_delete(wm_gd_client_t *c, const char *key, wm_gd_cb cb, void *user_data);
 int wm_gd_exists(wm_gd_client_t *c, const char *key, wm_gd_cb cb, void *user_data);
 int wm_gd_ttl(wm_gd_client_t *c, const char *key, wm_gd_cb cb, void *user_data);
-int wm_gd_expire(wm_gd_client_t *c, const char *key, uint64_t ttl_ms, wm_gd_cb cb,
-                 void *user_data);
+int wm_gd_expire(wm_gd_client_t *c, const char *key, uint64_t ttl_ms, wm_gd_cb cb, void *user_data);
 int wm_gd_persist(wm_gd_client_t *c, const char *key, wm_gd_cb cb, void *user_data);
 /* Several keys at once, over as many servers as they live on; the callback
  * runs once, after every server answered (the first error wins; mset is
  * then applied on the servers that succeeded). At most 10000 keys. */
-int wm_gd_mget(wm_gd_client_t *c, const char *const *keys, size_t n, wm_gd_cb cb,
-               void *user_data);
+int wm_gd_mget(wm_gd_client_t *c, const char *const *keys, size_t n, wm_gd_cb cb, void *user_data);
 int wm_gd_mset(wm_gd_client_t *c, const char *const *keys, const wm_gd_val_t *values, size_t n,
                uint64_t ttl_ms, wm_gd_cb cb, void *user_data);
 /* Keys of server `server` starting with `prefix` (NULL: all), in byte order,
