@@ -6,7 +6,8 @@
 #   test   adds clang and its sanitizers, dnsmasq, curl, Debian's chromium, and
 #          node's `ws` and playwright-core in tests/node/node_modules (npm ci,
 #          from tests/node/package-lock.json)
-#   bench  adds wrk and nginx, the anchors of bench/http, and the node peers
+#   bench  adds wrk and nginx, the anchors of bench/http, redis-server (the
+#          anchor of bench/globaldata), and the node peers
 # Idempotent and quick: dpkg is asked first, apt only runs for what is missing,
 # npm only when tests/node/node_modules is older than the lock file.
 set -euo pipefail
@@ -18,7 +19,7 @@ case $mode in
 build) ;;
 test) want+=(clang libclang-rt-14-dev clang-format dnsmasq-base iproute2 procps curl
              python3 chromium) ;;
-bench) want+=(wrk nginx curl procps) ;;
+bench) want+=(wrk nginx curl procps redis-server redis-tools) ;;
 *) echo "deps.sh: unknown mode '$mode' (build, test or bench)" >&2; exit 2 ;;
 esac
 # node and npm: the machine's own when it has them, else Debian's.

@@ -17,8 +17,10 @@
  * Formats. Each connection picks its wire format from its first frame
  * (detect_format): a MessagePack array is this server's protocol
  * (docs/protocol.md); a PHP serialize() body ("a:..." or "ping") is
- * walkor/GlobalData's. The PHP side is the hook handle_php_frame(), which
- * for now answers serialize('bad request') and closes. */
+ * walkor/GlobalData's, served by handle_php_frame() on the same store and
+ * under the same durability rules (php_serial.c converts the values). */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 #include <unistd.h>
 
 #include "gd_int.h"
+#include "php_serial.h"
 
 #define HELD_MAX (4 * 1024 * 1024) /* waiting reply bytes before reading pauses */
 #define SWEEP_MS 100               /* active expiry: how often */
@@ -62,6 +65,8 @@ typedef struct gd_server {
     bool hold_replies; /* durability full with a data file */
     uint64_t need_seq; /* sequence number of the last client write */
     msgpack_sbuffer sb;
+    msgpack_sbuffer value; /* a PHP value packed as MessagePack */
+    msgpack_zone zone;     /* PHP requests and stored values, unpacked */
     msgpack_packer pk;
     wm_timer_id_t sweep;
     gd_client_t *waiting;
@@ -774,18 +779,349 @@ static int detect_format(const char *data, size_t len)
     return FMT_MSGPACK; /* and the decoder explains what is wrong */
 }
 
-/* The hook for walkor/GlobalData's format (PHP serialize() in a frame).
- * Until the PHP codec (php_serial.c) is wired in here, such a connection is
- * answered as Workerman's server answers what it cannot read. */
+/* Sends (or holds) the reply in srv.sb, then closes when the request asked
+ * for it: at once, or after the held replies before it have gone out. */
+static void finish_reply(gd_client_t *c)
+{
+    reply_done(c);
+    if (c->close_when_sent && c->marks_len == c->marks_head)
+        wm_conn_close(c->conn);
+    else if (c->close_when_sent)
+        set_pause(c, PAUSE_HELD, true); /* read nothing more; close after the release */
+}
+
+/* ---- walkor/GlobalData's format (PHP serialize() in frames) -------------- */
+
+/* Workerman's GlobalData client sends serialize(['cmd' => ..., 'key' => ...,
+ * 'value' | 'step' | 'md5' => ...]) in a frame and reads serialize() of the
+ * result (docs/protocol.md, "Workerman clients"). Values are kept as
+ * MessagePack (wm__php_unserialize maps them), so PHP and MessagePack clients
+ * share every key. What the original server does with isset() is kept: a
+ * field that is absent or null counts as missing, and so does a stored nil
+ * for add and increment. */
+
+#define PHP_KEY_NUM 24 /* an integer key as text */
+
+typedef struct php_req {
+    const msgpack_object *cmd, *value, *step, *md5;
+    const char *key;
+    size_t klen;
+    char num[PHP_KEY_NUM];
+} php_req_t;
+
+/* Sends serialize(text) and closes once the replies before it are out. */
+static void php_refuse(gd_client_t *c, const char *text)
+{
+    char buf[160];
+    int n = snprintf(buf, sizeof buf, "s:%zu:\"%s\";", strlen(text), text);
+    srv.errors++;
+    msgpack_sbuffer_clear(&srv.sb);
+    msgpack_sbuffer_write(&srv.sb, buf, (size_t)n);
+    c->close_when_sent = true;
+}
+
+static void php_reply_bytes(const char *bytes)
+{
+    msgpack_sbuffer_clear(&srv.sb);
+    msgpack_sbuffer_write(&srv.sb, bytes, strlen(bytes));
+}
+
+/* serialize(o); a value with no PHP form (ext, a map with a non-scalar key)
+ * reads as null, as a key that is not there. */
+static void php_reply_object(const msgpack_object *o)
+{
+    msgpack_sbuffer_clear(&srv.sb);
+    if (wm__php_serialize(o, &srv.sb) != WM_OK)
+        php_reply_bytes("N;");
+}
+
+/* A field of the request array; NULL when absent or null (PHP's isset). */
+static const msgpack_object *php_field(const msgpack_object *map, const char *name)
+{
+    size_t n = strlen(name);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == n &&
+            memcmp(kv->key.via.str.ptr, name, n) == 0)
+            return kv->val.type == MSGPACK_OBJECT_NIL ? NULL : &kv->val;
+    }
+    return NULL;
+}
+
+/* Reads cmd and key; false when the request is not one (a bad request). */
+static bool php_parse(const msgpack_object *o, php_req_t *r)
+{
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return false;
+    const msgpack_object *key = php_field(o, "key");
+    r->cmd = php_field(o, "cmd");
+    r->value = php_field(o, "value");
+    r->step = php_field(o, "step");
+    r->md5 = php_field(o, "md5");
+    if (!r->cmd || r->cmd->type != MSGPACK_OBJECT_STR || !key)
+        return false;
+    /* A PHP array index: an integer key is the same key as its decimal text. */
+    if (key->type == MSGPACK_OBJECT_STR) {
+        r->key = key->via.str.ptr;
+        r->klen = key->via.str.size;
+    } else if (key->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+               key->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        int n = key->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                    ? snprintf(r->num, sizeof r->num, "%llu", (unsigned long long)key->via.u64)
+                    : snprintf(r->num, sizeof r->num, "%lld", (long long)key->via.i64);
+        r->key = r->num;
+        r->klen = (size_t)n;
+    } else {
+        return false;
+    }
+    return r->klen <= WM_GD_MAX_KEY;
+}
+
+static bool php_cmd_is(const php_req_t *r, const char *name)
+{
+    size_t n = strlen(name);
+    return r->cmd->via.str.size == n && memcmp(r->cmd->via.str.ptr, name, n) == 0;
+}
+
+/* The stored value as a msgpack object in srv.zone; false when it cannot be
+ * unpacked (it always can: values are checked when they are stored). */
+static bool php_stored(const wm__gd_entry_t *e, msgpack_object *out)
+{
+    size_t vlen, off = 0;
+    const char *v = wm__gd_entry_value(e, &vlen);
+    return msgpack_unpack(v, vlen, &off, &srv.zone, out) == MSGPACK_UNPACK_SUCCESS;
+}
+
+/* The request's value packed as MessagePack into srv.value (nil when absent). */
+static bool php_pack_value(const php_req_t *r)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&srv.value);
+    msgpack_packer_init(&pk, &srv.value, msgpack_sbuffer_write);
+    if (r->value)
+        msgpack_pack_object(&pk, *r->value);
+    else
+        msgpack_pack_nil(&pk);
+    return srv.value.size <= srv.cfg->max_value;
+}
+
+static wm__gd_entry_t *php_store(const php_req_t *r, int64_t expire_at)
+{
+    wm__gd_entry_t *e =
+        wm__gd_store_put(srv.store, r->key, r->klen, srv.value.data, srv.value.size, expire_at);
+    if (e)
+        persist_entry(e);
+    return e;
+}
+
+/* A PHP number: an int, a float, or a numeric string as is_numeric() sees
+ * it (leading and trailing blanks allowed). */
+typedef struct php_num {
+    bool is_int;
+    int64_t i;
+    double d;
+} php_num_t;
+
+static bool php_numeric_str(const char *p, size_t n, php_num_t *out)
+{
+    char buf[128], *end;
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    errno = 0;
+    long long i = strtoll(buf, &end, 10);
+    while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r' || *end == '\v' ||
+           *end == '\f')
+        end++;
+    if (end != buf && *end == '\0' && errno == 0) {
+        out->is_int = true;
+        out->i = i;
+        return true;
+    }
+    double d = strtod(buf, &end);
+    while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r' || *end == '\v' ||
+           *end == '\f')
+        end++;
+    if (end == buf || *end != '\0' || strpbrk(buf, "xXnN") != NULL) /* no hex, inf, nan */
+        return false;
+    out->is_int = false;
+    out->d = d;
+    return true;
+}
+
+static bool php_number(const msgpack_object *o, php_num_t *out)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        out->is_int = o->via.u64 <= INT64_MAX;
+        out->i = (int64_t)o->via.u64;
+        out->d = (double)o->via.u64;
+        return true;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        out->is_int = true;
+        out->i = o->via.i64;
+        return true;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        out->is_int = false;
+        out->d = o->via.f64;
+        return true;
+    case MSGPACK_OBJECT_STR:
+        return php_numeric_str(o->via.str.ptr, o->via.str.size, out);
+    default:
+        return false;
+    }
+}
+
+/* $old + $step as PHP adds: int + int stays int unless it overflows. */
+static msgpack_object php_add(php_num_t a, php_num_t b)
+{
+    msgpack_object r = {.type = MSGPACK_OBJECT_FLOAT64};
+    int64_t sum;
+    if (a.is_int && b.is_int && !__builtin_add_overflow(a.i, b.i, &sum)) {
+        r.type = sum < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER : MSGPACK_OBJECT_POSITIVE_INTEGER;
+        r.via.i64 = sum;
+        return r;
+    }
+    r.via.f64 = (a.is_int ? (double)a.i : a.d) + (b.is_int ? (double)b.i : b.d);
+    return r;
+}
+
+static bool entry_is_nil(const wm__gd_entry_t *e)
+{
+    size_t vlen;
+    const char *v = wm__gd_entry_value(e, &vlen);
+    return wm__gd_span_is_nil((wm__gd_span_t){v, vlen});
+}
+
+static void php_get(const php_req_t *r, int64_t now)
+{
+    msgpack_object o;
+    wm__gd_entry_t *e = find(r->key, r->klen, now);
+    if (e && php_stored(e, &o))
+        php_reply_object(&o);
+    else
+        php_reply_bytes("N;");
+}
+
+static void php_set(gd_client_t *c, const php_req_t *r, int64_t now, bool only_if_absent)
+{
+    if (!php_pack_value(r)) {
+        php_refuse(c, "bad request: the value is too large");
+        return;
+    }
+    wm__gd_entry_t *e = find(r->key, r->klen, now);
+    if (only_if_absent && e && !entry_is_nil(e)) {
+        php_reply_bytes("b:0;");
+        return;
+    }
+    if (!php_store(r, 0)) {
+        php_refuse(c, "out of memory");
+        return;
+    }
+    php_reply_bytes("b:1;");
+}
+
+static void php_increment(gd_client_t *c, const php_req_t *r, int64_t now)
+{
+    php_num_t cur = {.is_int = true}, step = {.is_int = true};
+    msgpack_object old, sum;
+    if (r->step && !php_number(r->step, &step)) {
+        php_refuse(c, "bad request: the step is not a number");
+        return;
+    }
+    wm__gd_entry_t *e = find(r->key, r->klen, now);
+    if (!e || entry_is_nil(e)) {
+        php_reply_bytes("b:0;");
+        return;
+    }
+    if (!php_stored(e, &old) || !php_number(&old, &cur))
+        cur = (php_num_t){.is_int = true, .i = 0}; /* a non-number starts again from 0 */
+    sum = php_add(cur, step);
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&srv.value);
+    msgpack_packer_init(&pk, &srv.value, msgpack_sbuffer_write);
+    msgpack_pack_object(&pk, sum);
+    if (wm__gd_store_set_value(srv.store, e, srv.value.data, srv.value.size) != WM_OK) {
+        php_refuse(c, "out of memory");
+        return;
+    }
+    persist_entry(e);
+    php_reply_object(&sum);
+}
+
+static void php_cas(gd_client_t *c, const php_req_t *r, int64_t now)
+{
+    char md5[33] = {0};
+    msgpack_object old;
+    if (!r->md5 || r->md5->type != MSGPACK_OBJECT_STR || !php_pack_value(r)) {
+        php_refuse(c, "bad request");
+        return;
+    }
+    wm__gd_entry_t *e = find(r->key, r->klen, now);
+    wm__php_serialize_md5_hex(e && php_stored(e, &old) ? &old : NULL, md5);
+    if (r->md5->via.str.size != 32 || memcmp(r->md5->via.str.ptr, md5, 32) != 0) {
+        php_reply_bytes("b:0;");
+        return;
+    }
+    int64_t keep = e ? wm__gd_entry_expire(e) : 0;
+    if (!php_store(r, keep)) {
+        php_refuse(c, "out of memory");
+        return;
+    }
+    php_reply_bytes("b:1;");
+}
+
+static void php_delete(const php_req_t *r, int64_t now)
+{
+    wm__gd_entry_t *e = find(r->key, r->klen, now);
+    if (e) {
+        persist_delete(r->key, r->klen);
+        wm__gd_store_delete(srv.store, e);
+    }
+    php_reply_bytes("b:1;");
+}
+
+static void php_dispatch(gd_client_t *c, const php_req_t *r)
+{
+    int64_t now = wm__gd_wall_ms();
+    if (php_cmd_is(r, "get")) {
+        php_get(r, now);
+    } else if (php_cmd_is(r, "set") || php_cmd_is(r, "add")) {
+        php_set(c, r, now, php_cmd_is(r, "add"));
+    } else if (php_cmd_is(r, "increment")) {
+        php_increment(c, r, now);
+    } else if (php_cmd_is(r, "cas")) {
+        php_cas(c, r, now);
+    } else if (php_cmd_is(r, "delete")) {
+        php_delete(r, now);
+    } else {
+        char msg[80];
+        snprintf(msg, sizeof msg, "bad cmd %.*s",
+                 (int)(r->cmd->via.str.size > 40 ? 40 : r->cmd->via.str.size), r->cmd->via.str.ptr);
+        php_refuse(c, msg);
+    }
+}
+
+/* One frame of walkor/GlobalData's format. "ping" is its clients' keep-alive
+ * and gets no answer. With --auth the format is refused: its clients have no
+ * way to authenticate. */
 static void handle_php_frame(gd_client_t *c, const char *data, size_t len)
 {
-    static const char bad[] = "s:11:\"bad request\";";
+    msgpack_object o;
+    php_req_t r;
     if (len == 4 && memcmp(data, "ping", 4) == 0)
-        return; /* Workerman clients' keep-alive: ignored, as the original does */
-    wm_log_warn("globaldata: connection %llu speaks the Workerman (PHP) format, which this "
-                "build does not serve yet; closing",
-                (unsigned long long)wm_conn_id(c->conn));
-    wm_conn_close_with(c->conn, bad, sizeof bad - 1);
+        return;
+    srv.requests++;
+    msgpack_zone_clear(&srv.zone);
+    if (srv.cfg->auth)
+        php_refuse(c, "bad request: this server requires auth, which the PHP format lacks");
+    else if (wm__php_unserialize(data, len, &srv.zone, &o, NULL) != WM_OK || !php_parse(&o, &r))
+        php_refuse(c, "bad request");
+    else
+        php_dispatch(c, &r);
+    finish_reply(c);
 }
 
 static void handle_request(gd_client_t *c, const char *data, size_t len)
@@ -808,11 +1144,7 @@ static void handle_request(gd_client_t *c, const char *data, size_t len)
     } else {
         op_table[r.op](c, &r, wm__gd_wall_ms());
     }
-    reply_done(c);
-    if (c->close_when_sent && c->marks_len == c->marks_head)
-        wm_conn_close(c->conn);
-    else if (c->close_when_sent)
-        set_pause(c, PAUSE_HELD, true); /* read nothing more; close after the release */
+    finish_reply(c);
 }
 
 static void on_message(wm_conn_t *conn, const wm_msg_t *m, void *user_data)
@@ -925,6 +1257,8 @@ static void on_worker_start(wm_worker_t *w, void *user_data)
     srv.started_ms = wm__gd_wall_ms();
     msgpack_sbuffer_init(&srv.sb);
     msgpack_packer_init(&srv.pk, &srv.sb, msgpack_sbuffer_write);
+    msgpack_sbuffer_init(&srv.value);
+    msgpack_zone_init(&srv.zone, 4096);
     srv.store = wm__gd_store_new(on_expired, NULL);
     if (!srv.store || (!srv.cfg->memory && open_data() != WM_OK)) {
         /* The master restarts the process with a back-off and logs each try. */
@@ -944,6 +1278,8 @@ static void on_worker_stop(wm_worker_t *w, void *user_data)
     wm__gd_store_free(srv.store);
     srv.store = NULL;
     msgpack_sbuffer_destroy(&srv.sb);
+    msgpack_sbuffer_destroy(&srv.value);
+    msgpack_zone_destroy(&srv.zone);
 }
 
 static void on_worker_reload(wm_worker_t *w, void *user_data)

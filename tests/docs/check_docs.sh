@@ -3,8 +3,9 @@
 # Compiles every ```c block of README.md and docs/*.md against this build of
 # libwm, so the documentation cannot drift from the API. Blocks with main()
 # are linked too. Usage: check_docs.sh SOURCE_DIR INCLUDE_DIR LIBWM_A CC
+# [GD_INCLUDE_DIR "GD_LIBS..."] (the GlobalData client, linked before libwm).
 set -euo pipefail
-src=$1 inc=$2 lib=$3 cc=$4
+src=$1 inc=$2 lib=$3 cc=$4 gdinc=${5:-} gdlibs=${6:-}
 out=$(mktemp -d /tmp/wm-docs.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 python3 - "$src" "$out" <<'PY'
@@ -21,12 +22,16 @@ for doc in docs:
         open(os.path.join(out, name), "w").write(f'#line 1 "{os.path.relpath(doc, src)} block {i}"\n' + body)
 PY
 libs=$(pkg-config --libs libevent_core libevent_extra libssl libcrypto zlib)
+if [ -n "$gdinc" ]; then
+    libs="$gdlibs $lib $(pkg-config --libs msgpack sqlite3) -lpthread $libs"
+fi
 # The sanitizer build's library needs the same flags at link time.
 san=${WM_DOCS_CFLAGS:-}
 n=0 bad=0
 for f in "$out"/*.c; do
     n=$((n + 1))
     flags=(-std=c11 -Wall -Wextra -Wno-unused-parameter -Werror -I "$inc" $san)
+    [ -z "$gdinc" ] || flags+=(-I "$gdinc" $(pkg-config --cflags msgpack))
     if grep -q 'int main' "$f"; then
         # shellcheck disable=SC2086
         "$cc" "${flags[@]}" -o "${f%.c}" "$f" "$lib" $libs || { echo "FAIL $(basename "$f")"; bad=$((bad + 1)); }

@@ -10,207 +10,8 @@
  * with each durability, SIGKILL under concurrent write load with
  * --durability full (every acknowledged write is there afterwards), bad
  * input while another client keeps working, unix sockets, a second server
- * on the same file, and the Workerman-format hook. */
-#include <fcntl.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <time.h>
-
-#include "wm_test.h"
-
-#include "gd_client.h"
-
-typedef struct gd_proc {
-    pid_t master;
-    uint16_t port;
-    char dir[64];
-    char db[128];
-    char pidfile[128];
-    char log[128];
-    const char *extra[8];
-} gd_proc_t;
-
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ASSERT(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    ASSERT(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
-static void dump_log(const gd_proc_t *s)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "tail -n 30 %s >&2", s->log);
-    if (system(cmd) != 0)
-        fprintf(stderr, "(no log)\n");
-}
-
-static void proc_init(gd_proc_t *s, const char *const *extra)
-{
-    memset(s, 0, sizeof *s);
-    snprintf(s->dir, sizeof s->dir, "/tmp/wm-gd.XXXXXX");
-    ASSERT(mkdtemp(s->dir) != NULL);
-    snprintf(s->db, sizeof s->db, "%s/gd.db", s->dir);
-    snprintf(s->pidfile, sizeof s->pidfile, "--pid-file=%s/gd.pid", s->dir);
-    snprintf(s->log, sizeof s->log, "%s/gd.log", s->dir);
-    for (int i = 0; extra && extra[i] && i < 7; i++)
-        s->extra[i] = extra[i];
-    s->port = free_port();
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-}
-
-/* Starts the server and waits until it answers ping. Returns 0, or -1 when
- * it exited (its status in *status). */
-static int proc_start_status(gd_proc_t *s, int *status)
-{
-    char listen[32];
-    snprintf(listen, sizeof listen, "127.0.0.1:%u", s->port);
-    const char *argv[24] = {GD_SERVER_BIN, "--listen", listen, "--data", s->db};
-    int n = 5;
-    for (int i = 0; s->extra[i]; i++)
-        argv[n++] = s->extra[i];
-    argv[n++] = "start";
-    argv[n++] = s->pidfile;
-    argv[n] = NULL;
-    fflush(stderr);
-    pid_t pid = fork();
-    ASSERT(pid >= 0);
-    if (pid == 0) {
-        int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 2);
-        dup2(fd, 1);
-        execv(argv[0], (char **)argv);
-        _exit(127);
-    }
-    s->master = pid;
-    for (int i = 0; i < 1000; i++) {
-        if (waitpid(pid, status, WNOHANG) == pid) {
-            s->master = 0;
-            return -1;
-        }
-        gdc_t c;
-        if (gdc_connect(&c, s->port) == 0) {
-            gdc_resp_t r = gdc_call(&c, "ping", "");
-            gdc_close(&c);
-            if (r.rc == 0)
-                return 0;
-        }
-        sleep_ms(10);
-    }
-    dump_log(s);
-    WM_TEST_FAIL("the server did not answer within 10 s");
-}
-
-static void proc_start(gd_proc_t *s)
-{
-    int st;
-    if (proc_start_status(s, &st) != 0) {
-        dump_log(s);
-        WM_TEST_FAIL("the server exited at start (status %d)", st);
-    }
-}
-
-/* Reaps every child that has ended (workers orphaned to us included). */
-static void reap(void)
-{
-    while (waitpid(-1, NULL, WNOHANG) > 0) {
-    }
-}
-
-static void proc_stop(gd_proc_t *s)
-{
-    if (!s->master)
-        return;
-    kill(s->master, SIGTERM);
-    int st;
-    ASSERT_EQ(waitpid(s->master, &st, 0), s->master);
-    s->master = 0;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        dump_log(s);
-        WM_TEST_FAIL("the master ended with status 0x%x", st);
-    }
-    reap();
-}
-
-static void proc_cleanup(gd_proc_t *s)
-{
-    proc_stop(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", s->dir);
-    ASSERT_EQ(system(cmd), 0);
-}
-
-static pid_t worker_pid(gd_proc_t *s)
-{
-    gdc_t c;
-    ASSERT_EQ(gdc_connect(&c, s->port), 0);
-    gdc_resp_t r = gdc_call(&c, "stats", "");
-    ASSERT_EQ(r.rc, 0);
-    pid_t pid = (pid_t)gdc_int(gdc_map_get(r.result, "pid"));
-    gdc_close(&c);
-    ASSERT_GT(pid, 0);
-    return pid;
-}
-
-/* SIGKILL for the worker holding the data; the master is stopped first so
- * it cannot start another, then killed too. Nothing runs a shutdown. */
-static void proc_kill9(gd_proc_t *s)
-{
-    pid_t w = worker_pid(s);
-    kill(s->master, SIGSTOP);
-    kill(w, SIGKILL);
-    kill(s->master, SIGKILL);
-    waitpid(s->master, NULL, 0);
-    s->master = 0;
-    /* The worker was the master's child; as subreaper we reap it. */
-    for (int i = 0; i < 500 && kill(w, 0) == 0; i++) {
-        reap();
-        sleep_ms(10);
-    }
-    ASSERT(kill(w, 0) != 0);
-}
-
-static gdc_t connect_to(gd_proc_t *s)
-{
-    gdc_t c;
-    ASSERT_EQ(gdc_connect(&c, s->port), 0);
-    return c;
-}
-
-#define ASSERT_STATUS(r, st)                                                                       \
-    do {                                                                                           \
-        gdc_resp_t r_ = (r);                                                                       \
-        ASSERT_EQ(r_.rc, 0);                                                                       \
-        ASSERT_EQ(r_.status, (st));                                                                \
-    } while (0)
-
-static gdc_resp_t must(gdc_resp_t r, uint32_t status)
-{
-    if (r.rc != 0)
-        WM_TEST_FAIL("no response (connection ended or bad frame)");
-    if (r.status != status) {
-        char text[200] = "";
-        if (r.result.type == MSGPACK_OBJECT_STR)
-            snprintf(text, sizeof text, "%.*s", (int)r.result.via.str.size, r.result.via.str.ptr);
-        WM_TEST_FAIL("status %u, expected %u (%s)", r.status, status, text);
-    }
-    return r;
-}
+ * on the same file, and the Workerman (PHP) format byte for byte. */
+#include "gd_proc.h"
 
 /* ---- Every operation ----------------------------------------------------- */
 
@@ -909,26 +710,171 @@ static void test_unix_socket(void)
     proc_cleanup(&s);
 }
 
-/* The Workerman format is detected per connection; until the PHP codec is
- * wired in, "ping" is ignored and a request gets serialize('bad request')
- * and a close, while MessagePack connections are untouched. */
-static void test_php_hook(void)
+/* ---- walkor/GlobalData's format ------------------------------------------ */
+
+/* Sends one PHP request (a frame with a serialize() body, built by hand from
+ * the format's description) and checks the reply's bytes. */
+static void php_expect(gdc_t *c, const char *req, const char *reply)
+{
+    ASSERT_EQ(gdc_send_frame(c, req, strlen(req)), 0);
+    ssize_t n = gdc_read_frame(c);
+    ASSERT_GE(n, 0);
+    c->buf[n] = '\0';
+    ASSERT_STR_EQ(c->buf, reply);
+}
+
+/* Every command byte for byte, a float, the cas md5, and values crossing
+ * between the PHP and the MessagePack formats on one server. */
+static void test_php_format(void)
 {
     gd_proc_t s;
     proc_init(&s, NULL);
     proc_start(&s);
-    gdc_t other = connect_to(&s);
+    gdc_t php = connect_to(&s);
+    gdc_t mp = connect_to(&s);
+
+    /* The frame header by hand: "ping" is 00 00 00 08 'ping' and gets no
+     * answer; set k = 0.1 is answered b:1; in a 8-byte frame. */
+    static const char ping[] = "\x00\x00\x00\x08ping";
+    ASSERT_EQ(gdc_write_all(php.fd, ping, 8), 0);
+    static const char set[] =
+        "a:3:{s:3:\"cmd\";s:3:\"set\";s:3:\"key\";s:1:\"k\";s:5:\"value\";d:0.1;}";
+    unsigned char head[4] = {0, 0, 0, (unsigned char)(sizeof set - 1 + 4)};
+    ASSERT_EQ(gdc_write_all(php.fd, head, 4), 0);
+    ASSERT_EQ(gdc_write_all(php.fd, set, sizeof set - 1), 0);
+    char reply[8];
+    ASSERT_EQ(gdc_read_all(php.fd, reply, 8), 0);
+    ASSERT_MEM_EQ(reply,
+                  "\x00\x00\x00\x08"
+                  "b:1;",
+                  8);
+
+    /* A MessagePack client reads the float PHP wrote: cb 3f b9 99 99 99 99 99 9a. */
+    gdc_resp_t r = must(gdc_call(&mp, "get", "s", "k"), WM_GD_OK);
+    ASSERT_EQ(r.result.type, MSGPACK_OBJECT_FLOAT64);
+    ASSERT(r.result.via.f64 == 0.1);
+    php_expect(&php, "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"k\";}", "d:0.1;");
+
+    /* cas: md5(serialize(0.1)) = md5("d:0.1;"); a wrong md5 fails. */
+    php_expect(&php,
+               "a:4:{s:3:\"cmd\";s:3:\"cas\";s:3:\"md5\";s:32:\"dcca48101505dd86b703689a604fe3c4\";"
+               "s:3:\"key\";s:1:\"k\";s:5:\"value\";i:5;}",
+               "b:0;");
+    php_expect(&php,
+               "a:4:{s:3:\"cmd\";s:3:\"cas\";s:3:\"md5\";s:32:\"33dd01eec3d5706fd646e0d2723d0650\";"
+               "s:3:\"key\";s:1:\"k\";s:5:\"value\";i:5;}",
+               "b:1;");
+    r = must(gdc_call(&mp, "get", "s", "k"), WM_GD_OK);
+    ASSERT_EQ(gdc_int(r.result), 5);
+    /* cas on a missing key compares with md5(serialize(null)) = md5("N;"). */
+    php_expect(&php,
+               "a:4:{s:3:\"cmd\";s:3:\"cas\";s:3:\"md5\";s:32:\"dcca48101505dd86b703689a604fe3c4\";"
+               "s:3:\"key\";s:2:\"c2\";s:5:\"value\";s:2:\"hi\";}",
+               "b:1;");
+    r = must(gdc_call(&mp, "get", "s", "c2"), WM_GD_OK);
+    ASSERT(gdc_is_str(r.result, "hi"));
+
+    /* increment: by an int, by a float, a missing key. */
+    php_expect(&php, "a:3:{s:3:\"cmd\";s:9:\"increment\";s:3:\"key\";s:1:\"k\";s:4:\"step\";i:2;}",
+               "i:7;");
+    php_expect(&php,
+               "a:3:{s:3:\"cmd\";s:9:\"increment\";s:3:\"key\";s:1:\"k\";s:4:\"step\";d:0.5;}",
+               "d:7.5;");
+    php_expect(&php,
+               "a:3:{s:3:\"cmd\";s:9:\"increment\";s:3:\"key\";s:4:\"none\";s:4:\"step\";i:1;}",
+               "b:0;");
+    r = must(gdc_call(&mp, "get", "s", "k"), WM_GD_OK);
+    ASSERT(r.result.type == MSGPACK_OBJECT_FLOAT64 && r.result.via.f64 == 7.5);
+
+    /* add, delete, get of a missing key. */
+    php_expect(&php, "a:3:{s:3:\"cmd\";s:3:\"add\";s:3:\"key\";s:1:\"k\";s:5:\"value\";b:1;}",
+               "b:0;");
+    php_expect(&php,
+               "a:3:{s:3:\"cmd\";s:3:\"add\";s:3:\"key\";s:1:\"a\";s:5:\"value\";"
+               "a:2:{s:1:\"x\";i:-1;i:7;N;}}",
+               "b:1;");
+    r = must(gdc_call(&mp, "get", "s", "a"), WM_GD_OK);
+    ASSERT_EQ(r.result.type, MSGPACK_OBJECT_MAP);
+    ASSERT_EQ(gdc_int(gdc_map_get(r.result, "x")), -1);
+    php_expect(&php, "a:2:{s:3:\"cmd\";s:6:\"delete\";s:3:\"key\";s:1:\"a\";}", "b:1;");
+    php_expect(&php, "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"a\";}", "N;");
+    must(gdc_call(&mp, "get", "s", "a"), WM_GD_NOT_FOUND);
+
+    /* MessagePack in, PHP out: a list is a PHP list, a map a PHP array. */
+    static const char list[] = {(char)0x92, 0x01, (char)0xa1, 'a'};
+    must(gdc_call(&mp, "set", "sr", "m", list, sizeof list), WM_GD_OK);
+    php_expect(&php, "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"m\";}",
+               "a:2:{i:0;i:1;i:1;s:1:\"a\";}");
+    must(gdc_call(&mp, "set", "si", "n", (int64_t)-3), WM_GD_OK);
+    php_expect(&php, "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"n\";}", "i:-3;");
+    gdc_close(&php);
+
+    /* A bad request is answered serialize('bad request') and closed; an
+     * unknown cmd as the original does; an object is never instantiated. */
+    static const char *const bad[] = {
+        "a:1:{s:3:\"cmd\";s:3:\"get\";}",
+        "a:3:{s:3:\"cmd\";s:3:\"set\";s:3:\"key\";s:1:\"o\";s:5:\"value\";O:8:\"stdClass\":0:{}}",
+        "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"k\"", /* truncated */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        gdc_t c = connect_to(&s);
+        php_expect(&c, bad[i], "s:11:\"bad request\";");
+        ASSERT(gdc_closed_within(&c, 3000));
+        gdc_close(&c);
+    }
     gdc_t c = connect_to(&s);
-    ASSERT_EQ(gdc_send_frame(&c, "ping", 4), 0);
-    const char req[] = "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"k\";}";
-    ASSERT_EQ(gdc_send_frame(&c, req, sizeof req - 1), 0);
-    ssize_t n = gdc_read_frame(&c);
-    ASSERT_EQ(n, 19);
-    ASSERT_MEM_EQ(c.buf, "s:11:\"bad request\";", 19);
+    php_expect(&c, "a:2:{s:3:\"cmd\";s:4:\"flip\";s:3:\"key\";s:1:\"k\";}",
+               "s:12:\"bad cmd flip\";");
     ASSERT(gdc_closed_within(&c, 3000));
     gdc_close(&c);
-    must(gdc_call(&other, "ping", ""), WM_GD_OK);
-    gdc_close(&other);
+    must(gdc_call(&mp, "get", "s", "o"), WM_GD_NOT_FOUND);
+    must(gdc_call(&mp, "ping", ""), WM_GD_OK);
+    gdc_close(&mp);
+    proc_cleanup(&s);
+}
+
+/* With --auth the PHP format (which has no way to authenticate) is refused. */
+static void test_php_auth(void)
+{
+    static const char *const extra[] = {"--auth", "s3cret", NULL};
+    gd_proc_t s;
+    proc_init(&s, extra);
+    proc_start(&s);
+    gdc_t c = connect_to(&s);
+    ASSERT_EQ(gdc_send_frame(&c, "ping", 4), 0);
+    php_expect(&c, "a:2:{s:3:\"cmd\";s:3:\"get\";s:3:\"key\";s:1:\"k\";}",
+               "s:66:\"bad request: this server requires auth, which the PHP format lacks\";");
+    ASSERT(gdc_closed_within(&c, 3000));
+    gdc_close(&c);
+    proc_cleanup(&s);
+}
+
+/* With --durability full, a PHP write acknowledged just before a SIGKILL is
+ * there after the restart. */
+static void test_php_full(void)
+{
+    static const char *const extra[] = {"--durability", "full", NULL};
+    gd_proc_t s;
+    proc_init(&s, extra);
+    proc_start(&s);
+    gdc_t c = connect_to(&s);
+    char req[128], key[16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "p%03d", i);
+        snprintf(req, sizeof req,
+                 "a:3:{s:3:\"cmd\";s:3:\"set\";s:3:\"key\";s:4:\"%s\";s:5:\"value\";i:%d;}", key,
+                 i);
+        php_expect(&c, req, "b:1;");
+    }
+    gdc_close(&c);
+    proc_kill9(&s);
+    proc_start(&s);
+    c = connect_to(&s);
+    gdc_resp_t r = must(gdc_call(&c, "get", "s", "p199"), WM_GD_OK);
+    ASSERT_EQ(gdc_int(r.result), 199);
+    r = must(gdc_call(&c, "stats", ""), WM_GD_OK);
+    ASSERT_EQ(gdc_int(gdc_map_get(r.result, "keys")), 200);
+    gdc_close(&c);
     proc_cleanup(&s);
 }
 
@@ -957,7 +903,9 @@ static const wm_test_case_t cases[] = {{"ops", test_ops},
                                        {"kill9_full", test_kill9_full},
                                        {"second_server", test_second_server},
                                        {"unix_socket", test_unix_socket},
-                                       {"php_hook", test_php_hook},
+                                       {"php_format", test_php_format},
+                                       {"php_auth", test_php_auth},
+                                       {"php_full", test_php_full},
                                        {"cli", test_cli},
                                        {NULL, NULL}};
 
