@@ -220,7 +220,8 @@ void wm__conn_emit_error(wm_conn_t *c, int err, const char *reason)
 void wm__conn_emit_connect(wm_conn_t *c)
 {
     /* A WebSocket runs its handshake first and then on_connect (ws_conn.c). */
-    if (c->proto == &wm_protocol_websocket && wm__ws_transport_open(c))
+    const wm__proto_hooks_t *h = wm__proto_hooks(c->proto);
+    if (h && h->transport_open && h->transport_open(c))
         return;
     if (c->cb.on_connect)
         c->cb.on_connect(c, c->cb.on_connect_ud);
@@ -470,7 +471,8 @@ int wm_conn_close(wm_conn_t *c)
     if (c->state != WM_CONN_ESTABLISHED)
         return WM_ENOTCONN;
     /* An open WebSocket closes with a close handshake (ws_conn.c). */
-    if (c->proto == &wm_protocol_websocket && wm__ws_close_request(c))
+    const wm__proto_hooks_t *h = wm__proto_hooks(c->proto);
+    if (h && h->close_request && h->close_request(c))
         return WM_OK;
     c->state = WM_CONN_CLOSING;
     event_del(c->rev);

@@ -188,6 +188,22 @@ static void idle_stop(http_state_t *st)
         evtimer_del(st->idle_ev);
 }
 
+/* The idle clock also runs from the accept: a client that connects and
+ * sends nothing is closed after the idle timeout, as nginx's
+ * client_header_timeout does (one that trickles its head is re-armed per
+ * read, as there, and bounded by the header size limit). */
+static bool http_transport_open(wm_conn_t *c)
+{
+    if (c->kind == WM_KIND_ACCEPTED) {
+        http_state_t *st = state_of(&c->ctx);
+        if (st)
+            idle_arm(st);
+    }
+    return false; /* on_connect runs as usual */
+}
+
+const wm__proto_hooks_t wm__http_hooks = {http_transport_open, NULL};
+
 /* ---- Small helpers ------------------------------------------------------------- */
 
 const char *wm_http_reason(int status)

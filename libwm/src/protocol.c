@@ -91,6 +91,15 @@ const wm_protocol_t wm_protocol_tcp = {"tcp", NULL, NULL, NULL, NULL};
 const wm_protocol_t wm_protocol_text = {"text", text_input, text_decode, text_encode, NULL};
 const wm_protocol_t wm_protocol_frame = {"frame", frame_input, frame_decode, frame_encode, NULL};
 
+const wm__proto_hooks_t *wm__proto_hooks(const wm_protocol_t *p)
+{
+    if (p == &wm_protocol_websocket)
+        return &wm__ws_hooks;
+    if (p == &wm_protocol_http)
+        return &wm__http_hooks;
+    return NULL;
+}
+
 /* ---- registry ------------------------------------------------------------ */
 
 static const wm_protocol_t *registry[WM_MAX_PROTOCOLS] = {&wm_protocol_tcp, &wm_protocol_text,

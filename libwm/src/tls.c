@@ -120,6 +120,11 @@ bool wm_worker_is_tls(const wm_worker_t *w)
     return w->tls_ctx != NULL;
 }
 
+void wm_worker_set_tls_handshake_timeout(wm_worker_t *w, uint64_t ms)
+{
+    w->tls_handshake_ms = ms;
+}
+
 void wm__tls_worker_free(wm_worker_t *w)
 {
     SSL_CTX_free(w->tls_ctx);
@@ -236,10 +241,39 @@ fail : {
 }
 }
 
+/* An accepted connection whose TLS handshake is not done in time: a client
+ * that connects and says nothing must not keep its slot. */
+static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    wm_conn_t *c = arg;
+    if (!c->tls || !c->tls->handshaking)
+        return;
+    char why[128];
+    snprintf(why, sizeof why, "TLS handshake not completed within %llu ms",
+             (unsigned long long)c->worker->tls_handshake_ms);
+    wm_log_info("connection %llu from %s: %s; closing", (unsigned long long)c->id,
+                wm_conn_remote_address(c), why);
+    c->tls->failed = true; /* no close_notify for a session never made */
+    wm__conn_end(c, WM_ETIMEDOUT, why);
+}
+
+static void handshake_timer_arm(wm_conn_t *c)
+{
+    uint64_t ms = c->worker ? c->worker->tls_handshake_ms : 0;
+    if (ms == 0)
+        return;
+    if (!c->timer && !(c->timer = evtimer_new(wm__base(), on_handshake_timeout, c)))
+        return;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000)};
+    evtimer_add(c->timer, &tv);
+}
+
 void wm__tls_start(wm_conn_t *c)
 {
     c->tls->handshaking = true;
     c->state = WM_CONN_CONNECTING;
+    if (c->tls->server)
+        handshake_timer_arm(c);
     /* The client speaks first; its write event fires at once, so the
      * ClientHello goes out from the loop, not from inside this call. */
     event_add(c->tls->server ? c->rev : c->wev, NULL);
@@ -316,7 +350,7 @@ static void tls_handshake_done(wm_conn_t *c)
     struct wm__tls *t = c->tls;
     t->handshaking = false;
     if (c->timer)
-        event_del(c->timer); /* the connect timeout covered the handshake */
+        event_del(c->timer); /* the connect or handshake timeout covered it */
     c->state = WM_CONN_ESTABLISHED;
     event_del(c->wev);
     if (c->holds)

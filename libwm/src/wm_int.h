@@ -229,20 +229,35 @@ void wm__tls_close(wm_conn_t *c);
 void wm__tls_free(wm_conn_t *c);
 void wm__tls_worker_free(wm_worker_t *w);
 
-/* ---- WebSocket hooks (ws_conn.c, ws_client.c, ws_server.c) --------------- */
+/* ---- Built-in protocols' connection hooks ---------------------------------- */
+
+/* What the public codec (protocol.h: bytes in, messages out) cannot say:
+ * built-in protocols that act on the connection itself, as a handshake, a
+ * close handshake or a timeout from the accept need. conn.c calls them
+ * through wm__proto_hooks(); users' protocols have none. */
+typedef struct wm__proto_hooks {
+    /* The transport is up (accepted or connected, TLS handshake done), just
+     * before on_connect. Returns true when the protocol takes on_connect
+     * over and runs it itself later (websocket: after its handshake). */
+    bool (*transport_open)(wm_conn_t *c);
+    /* wm_conn_close() on an established connection. Returns true when the
+     * protocol closes in its own way (websocket: a close frame first);
+     * wm_conn_close() then returns WM_OK without closing. */
+    bool (*close_request)(wm_conn_t *c);
+} wm__proto_hooks_t;
+
+/* The hooks of protocol `p`, or NULL. */
+const wm__proto_hooks_t *wm__proto_hooks(const wm_protocol_t *p);
+
+extern const wm__proto_hooks_t wm__http_hooks;
+
+/* ---- WebSocket (ws_conn.c, ws_client.c, ws_server.c) ----------------------- */
 
 /* decode's private "consumed, nothing to deliver" result: a frame that
  * completes no message (a websocket fragment, ping or close). conn_io.c
  * drains it without running on_message. */
 #define WM__DECODE_NOTHING 1
-/* wm__conn_emit_connect: a websocket transport is up; the protocol runs its
- * handshake and runs on_connect itself afterwards. Returns true when it took
- * over. */
-bool wm__ws_transport_open(wm_conn_t *c);
-/* wm_conn_close: an open websocket sends a close frame first and closes TCP
- * when the peer answers. Returns true when it did (wm_conn_close then
- * returns WM_OK without closing). */
-bool wm__ws_close_request(wm_conn_t *c);
+extern const wm__proto_hooks_t wm__ws_hooks;
 /* wm_conn_new: keeps a ws:// URL's request target and Host. */
 int wm__ws_client_init(wm_conn_t *c, const char *url);
 /* worker_release: frees worker->ws. */
@@ -264,6 +279,7 @@ struct wm_worker {
     struct event *accept_ev;
     struct event *accept_retry; /* re-enables accept after EMFILE */
     struct ssl_ctx_st *tls_ctx; /* wm_worker_set_tls: serve TLS (tls.c) */
+    uint64_t tls_handshake_ms;  /* wm_worker_set_tls_handshake_timeout */
     struct wm__ws_opts *ws;     /* websocket settings (ws_server.c), or NULL */
     size_t max_send_buffer, max_package;
     void *user_data;

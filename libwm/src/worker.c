@@ -56,6 +56,7 @@ wm_worker_t *wm_worker_new(const char *url)
     w->fd = -1;
     w->max_send_buffer = WM_DEFAULT_MAX_SEND_BUFFER;
     w->max_package = WM_DEFAULT_MAX_PACKAGE;
+    w->tls_handshake_ms = WM_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS;
     w->reloadable = true;
     wm_worker_t **tail = &workers_head;
     while (*tail)

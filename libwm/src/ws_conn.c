@@ -92,7 +92,7 @@ static size_t max_message_for(const wm_conn_t *c)
 /* wm__conn_emit_connect's hook: the transport (TCP, and TLS for wss) is up.
  * Every attempt of a client starts from scratch; on_connect waits for the
  * WebSocket handshake (wm__ws_opened). */
-bool wm__ws_transport_open(wm_conn_t *c)
+static bool ws_transport_open(wm_conn_t *c)
 {
     wm__ws_t *ws = c->ctx.state;
     if (!ws && !(ws = wm__ws_state_new(c, c->kind == WM_KIND_OUTGOING))) {
@@ -231,7 +231,7 @@ static int start_close(wm__ws_t *ws, int code, const char *reason)
 /* wm_conn_close's hook: an open WebSocket closes with a close handshake.
  * Returns false to let wm_conn_close close TCP (during the handshake, and
  * once a close frame was sent or received). */
-bool wm__ws_close_request(wm_conn_t *c)
+static bool ws_close_request(wm_conn_t *c)
 {
     wm__ws_t *ws = wm__ws_state(c);
     if (!ws || ws->phase != WS_OPEN || c->state != WM_CONN_ESTABLISHED)
@@ -239,6 +239,8 @@ bool wm__ws_close_request(wm_conn_t *c)
     start_close(ws, WM_WS_CLOSE_NORMAL, NULL);
     return true;
 }
+
+const wm__proto_hooks_t wm__ws_hooks = {ws_transport_open, ws_close_request};
 
 /* Fails the WebSocket connection (§7.1.7): on_error, a close frame with
  * `code` unless one was sent, then the TCP close. */

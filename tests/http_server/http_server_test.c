@@ -580,6 +580,15 @@ static void test_idle_timeout(void)
     client_wait(c, has_eof, NULL, 3000, "the idle close of a half request");
     ASSERT_EQ(c->len, 0);
     client_free(c);
+    /* So does a client that connects and never sends a byte. */
+    c = client_new(w);
+    t0 = now_ms();
+    client_wait(c, has_eof, NULL, 3000, "the idle close of a silent client");
+    took = now_ms() - t0;
+    ASSERT_GE(took, 150);
+    ASSERT_LT(took, 1500);
+    ASSERT_EQ(c->len, 0);
+    client_free(c);
     finish(w);
 }
 

@@ -280,6 +280,42 @@ static void test_garbage_handshake(void)
     WM_TEST_CLEAN();
 }
 
+/* A client that connects and never starts its handshake is closed after the
+ * worker's handshake timeout; a working client is not disturbed. */
+static void test_silent_client_times_out(void)
+{
+    wm_worker_t *w = tls_echo_worker("text://127.0.0.1:0", 0);
+    wm_worker_set_tls_handshake_timeout(w, 200);
+    tu_raw_t *r = tu_raw_new(tu_tcp_connect("127.0.0.1", wm_worker_port(w), 0), true);
+    uint64_t t0 = wm_now_ms();
+    tu_run_until(tu_raw_pred_eof, r, 5000, "the TLS worker to close the silent client");
+    uint64_t took = wm_now_ms() - t0;
+    ASSERT_GE(took, 150);
+    ASSERT_LT(took, 2000);
+    ASSERT_EQ(r->received, 0);
+    tu_wait_count(&server_errors, 1, 5000, "the server's on_error");
+    if (!strstr(tu_log_text(), "srv_error:ETIMEDOUT"))
+        WM_TEST_FAIL("log: %s", tu_log_text());
+    tu_raw_free(r);
+    ASSERT_EQ(wm_worker_conn_count(w), 0);
+
+    /* A real client on the same worker completes and keeps its connection
+     * past the timeout. */
+    wm_tls_client_opts_t o = {ca, NULL, false};
+    client_t good;
+    client_init(&good, tu_url(0, "text", "127.0.0.1", w), &o);
+    ASSERT_EQ(wm_conn_connect(good.c), WM_OK);
+    tu_wait_count(&good.connects, 1, 5000, "the TLS client's handshake");
+    tu_run_for(400);
+    ASSERT_EQ(wm_conn_send(good.c, "still here", 10), WM_SENT);
+    tu_run_until(pred_msgs, &good, 5000, "the echo after the timeout");
+    ASSERT_EQ(good.errors, 0);
+    wm_conn_destroy(good.c);
+    tu_msgs_clear(&good.msgs);
+    wm_worker_free(w);
+    WM_TEST_CLEAN();
+}
+
 /* ---- large transfers, both ways, with small send buffers ------------------------ */
 
 typedef struct pump {
@@ -584,6 +620,7 @@ static const wm_test_case_t cases[] = {
     {"tls_url_needs_cert", test_tls_url_needs_cert},
     {"verify", test_verify},
     {"garbage_handshake", test_garbage_handshake},
+    {"silent_client_times_out", test_silent_client_times_out},
     {"large_both_ways", test_large_both_ways},
     {"pause_resume_close_after_flush", test_pause_resume_close_after_flush},
     {"s_client_to_worker", test_s_client_to_worker},

@@ -55,9 +55,10 @@ extern const wm_protocol_t wm_protocol_http;
 
 #define WM_HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000
 
-/* How long a keep-alive connection may wait for its next request, in this
- * process (0: forever). Measured from the answer to the previous request,
- * or from the last byte of an unfinished one. Default 60 s. */
+/* How long a connection may wait for its next request, in this process
+ * (0: forever). Measured from the accept (a client that connects and sends
+ * nothing is closed too), from the answer to the previous request, or from
+ * the last byte of an unfinished one. Default 60 s. */
 void wm_http_set_idle_timeout(uint64_t ms);
 uint64_t wm_http_idle_timeout(void);
 

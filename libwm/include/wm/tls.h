@@ -26,6 +26,7 @@
 #define WM_TLS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "conn.h"
 #include "worker.h"
@@ -46,6 +47,14 @@ int wm_worker_set_tls(wm_worker_t *w, const char *cert_file, const char *key_fil
 
 /* Whether `w` will serve TLS (wm_worker_set_tls succeeded). */
 bool wm_worker_is_tls(const wm_worker_t *w);
+
+#define WM_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
+
+/* How long an accepted connection may take to complete its TLS handshake
+ * (0: forever). One that has not is closed, with on_error(WM_ETIMEDOUT) and
+ * a log line: a client that connects and says nothing does not keep its
+ * slot. Default 10 s. */
+void wm_worker_set_tls_handshake_timeout(wm_worker_t *w, uint64_t ms);
 
 /* Client options. Strings are copied by wm_conn_set_tls(). */
 typedef struct wm_tls_client_opts {
