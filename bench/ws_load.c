@@ -127,11 +127,12 @@ static uint32_t next_mask(void)
     return (uint32_t)(rng >> 32);
 }
 
-/* The first SEQ_LEN bytes of message SEQ (fewer if --size is smaller). */
+/* The bytes that start message SEQ: its sequence number's low hex digits,
+ * SEQ_LEN of them (or --size, when that is smaller), the last digit last. */
 static void seq_digits(uint64_t seq, char out[SEQ_LEN])
 {
     static const char hex[] = "0123456789abcdef";
-    for (int i = SEQ_LEN - 1; i >= 0; i--, seq >>= 4)
+    for (int i = (o.size < SEQ_LEN ? o.size : SEQ_LEN) - 1; i >= 0; i--, seq >>= 4)
         out[i] = hex[seq & 0xf];
 }
 
