@@ -48,6 +48,20 @@ static inline double bench_proc_cpu_s(long pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* The CPU time of the N processes PIDS together, in seconds; -1 if any is
+ * unknown or N is 0. */
+static inline double bench_procs_cpu_s(const long *pids, int n)
+{
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        double s = bench_proc_cpu_s(pids[i]);
+        if (s < 0)
+            return -1;
+        sum += s;
+    }
+    return n > 0 ? sum : -1;
+}
+
 /* S seconds as a struct timeval, for libevent's timers. */
 static inline struct timeval bench_tv(double s)
 {

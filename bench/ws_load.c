@@ -458,22 +458,10 @@ typedef struct sample {
     uint64_t echoed;
 } sample_t;
 
-/* The CPU time of every --server-pid together; -1 if any is unknown. */
-static double servers_cpu_s(void)
-{
-    double sum = 0;
-    for (int i = 0; i < o.npids; i++) {
-        double s = bench_proc_cpu_s(o.server_pid[i]);
-        if (s < 0)
-            return -1;
-        sum += s;
-    }
-    return o.npids > 0 ? sum : -1;
-}
-
 static sample_t take_sample(void)
 {
-    sample_t s = {bench_now_s(), bench_self_cpu_s(), servers_cpu_s(), echoed};
+    sample_t s = {bench_now_s(), bench_self_cpu_s(), bench_procs_cpu_s(o.server_pid, o.npids),
+                  echoed};
     return s;
 }
 
