@@ -36,10 +36,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <event2/event.h>
+
+#include "bench_util.h"
 
 #define PAYLOAD_MAX (256 * 1024) /* largest single write */
 #define READ_BUF (256 * 1024)
@@ -72,13 +73,6 @@ static opts_t o = {.host = "127.0.0.1",
 static char payload[PAYLOAD_MAX];
 static char rbuf[READ_BUF];
 static uint64_t echoed; /* complete messages received back */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what)
 {
@@ -134,53 +128,15 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 
 /* ---- Measuring --------------------------------------------------------- */
 
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* utime + stime of another process from /proc, in seconds; -1 if unknown. */
-static double proc_cpu_s(long pid)
-{
-    char path[64], line[1024];
-    unsigned long ut, st;
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    char *ok = fgets(line, sizeof(line), f);
-    fclose(f);
-    char *p = ok ? strrchr(line, ')') : NULL; /* the command name may hold spaces */
-    if (p == NULL ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 typedef struct sample {
     double t, self_cpu, server_cpu;
     uint64_t echoed;
 } sample_t;
 
-/* The CPU time of every --server-pid together; -1 if any is unknown. */
-static double servers_cpu_s(void)
-{
-    double sum = 0;
-    for (int i = 0; i < o.npids; i++) {
-        double s = proc_cpu_s(o.server_pid[i]);
-        if (s < 0)
-            return -1;
-        sum += s;
-    }
-    return o.npids > 0 ? sum : -1;
-}
-
 static sample_t take_sample(void)
 {
-    sample_t s = {now_s(), self_cpu_s(), servers_cpu_s(), echoed};
+    sample_t s = {bench_now_s(), bench_self_cpu_s(), bench_procs_cpu_s(o.server_pid, o.npids),
+                  echoed};
     return s;
 }
 
@@ -455,12 +411,6 @@ static int parse_args(int argc, char **argv)
     return 0;
 }
 
-static struct timeval tv_of(double s)
-{
-    struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
-    return tv;
-}
-
 int main(int argc, char **argv)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET};
@@ -494,7 +444,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.conns; i++)
         flush(&clients[i]);
 
-    struct timeval warm = tv_of(o.warmup), done = tv_of(o.warmup + o.secs);
+    struct timeval warm = bench_tv(o.warmup), done = bench_tv(o.warmup + o.secs);
     event_base_once(base, -1, EV_TIMEOUT, on_warm, base, &warm);
     event_base_once(base, -1, EV_TIMEOUT, on_done, base, &done);
     event_base_dispatch(base);
