@@ -337,4 +337,3 @@ bool wm__mp_span_is_nil(wm__mp_span_t s)
 {
     return s.n == 1 && (unsigned char)s.p[0] == 0xc0;
 }
-

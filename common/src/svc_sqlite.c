@@ -74,8 +74,8 @@ sqlite3 *wm__svc_db_open(const char *path, const char *sync_pragma, const char *
     char schema[2048];
     /* NOMUTEX: the loop's thread uses the handle until the writer starts,
      * and only the writer afterwards; pthread_create orders the two. */
-    int rc = sqlite3_open_v2(path, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
         goto fail;

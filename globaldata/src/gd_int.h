@@ -110,7 +110,6 @@ void wm__gd_resp_error(msgpack_packer *pk, const uint64_t *id, uint32_t status,
 /* Decodes a response body. Returns WM_OK or WM_EPROTO with *why set. */
 int wm__gd_resp_decode(const char *buf, size_t len, wm__gd_resp_t *resp, const char **why);
 
-
 /* ---- The store (gd_store.c) ---------------------------------------------- */
 
 typedef struct wm__gd_store wm__gd_store_t;

@@ -88,8 +88,7 @@ wm__gd_persist_t *wm__gd_persist_open(const char *path, wm__gd_durability_t dura
         set_err(err, errlen, "prepare", p->db);
         goto fail;
     }
-    p->writer =
-        wm__svc_writer_new(p->db, "globaldata", path, interval_ms(durability), apply_op, p);
+    p->writer = wm__svc_writer_new(p->db, "globaldata", path, interval_ms(durability), apply_op, p);
     if (!p->writer) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -126,8 +125,7 @@ int wm__gd_persist_load(wm__gd_persist_t *p, wm__gd_store_t *s, int64_t now_ms, 
         }
         /* The file is ours, but a value that is not one whole object would
          * break every reply it went into: skip it rather than serve it. */
-        if (klen > WM_GD_MAX_KEY || !v ||
-            wm__mp_check(v, vlen, WM_GD_MAX_DEPTH) != (ssize_t)vlen) {
+        if (klen > WM_GD_MAX_KEY || !v || wm__mp_check(v, vlen, WM_GD_MAX_DEPTH) != (ssize_t)vlen) {
             wm_log_warn("globaldata: %s: skipping a malformed row (key of %zu bytes)", p->path,
                         klen);
             (*dropped)++;
