@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <msgpack.h>
+
 #include <wm/wm.h>
 
 /* The deepest nesting of arrays and maps any checked object may have. */
@@ -75,5 +77,40 @@ int wm__mp_span_str(wm__mp_span_t s, const char **data, size_t *len);
 /* Reads a checked object as an int64 (any integer encoding that fits). */
 int wm__mp_span_int64(wm__mp_span_t s, int64_t *out);
 bool wm__mp_span_is_nil(wm__mp_span_t s);
+
+/* ---- The request envelope (svc_req.c) ------------------------------------ */
+
+#define WM_SVC_MAX_ARGS 4 /* after [id, op] */
+
+/* One op of a service's table: its name and allowed argument counts. */
+typedef struct wm__svc_op_def {
+    const char *name;
+    uint8_t min_args, max_args;
+} wm__svc_op_def_t;
+
+/* A decoded request. Spans point into the frame given to the decoder. */
+typedef struct wm__svc_req {
+    bool has_id; /* false: the body was not [uint id, ...]; id is 0 */
+    uint64_t id;
+    int op;                /* index into the op table, or -1 when unknown */
+    wm__mp_span_t op_name; /* the op's bytes (a str payload), for messages */
+    uint32_t argc;
+    wm__mp_span_t argv[WM_SVC_MAX_ARGS]; /* each one whole object */
+} wm__svc_req_t;
+
+/* Decodes one request body (a frame's payload) against `ops` (nops entries,
+ * none with max_args above WM_SVC_MAX_ARGS). Returns WM_OK, or WM_EPROTO
+ * with *why set to a static reason. On WM_EPROTO, req->has_id tells whether
+ * the id could be read (then the server answers with that id and keeps the
+ * connection); req->op is -1 for an unknown op name. */
+int wm__svc_req_decode(const char *buf, size_t len, const wm__svc_op_def_t *ops, int nops,
+                       wm__svc_req_t *req, const char **why);
+
+/* Starts a response [id, status, result]: the caller packs the result. */
+void wm__svc_resp_begin(msgpack_packer *pk, uint64_t id, uint32_t status);
+
+/* A whole error response; a NULL id packs nil (an unreadable request). */
+void wm__svc_resp_error(msgpack_packer *pk, const uint64_t *id, uint32_t status,
+                        const char *message);
 
 #endif

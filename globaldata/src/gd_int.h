@@ -25,7 +25,7 @@
 #define WM_GD_DEFAULT_MAX_VALUE (1024 * 1024)     /* bytes in one stored value */
 #define WM_GD_DEFAULT_MAX_FRAME (8 * 1024 * 1024) /* one frame, header included */
 #define WM_GD_MAX_DEPTH WM_MP_MAX_DEPTH           /* nesting of arrays and maps */
-#define WM_GD_MAX_ARGS 4                          /* after [id, op] */
+#define WM_GD_MAX_ARGS WM_SVC_MAX_ARGS            /* after [id, op] */
 #define WM_GD_KEYS_DEFAULT 100                    /* keys: count when not given */
 #define WM_GD_KEYS_MAX 1000                       /* keys: largest count */
 #define WM_GD_MAX_TTL_MS (100ull * 365 * 24 * 3600 * 1000)
@@ -69,15 +69,7 @@ enum wm__gd_op {
 
 /* ---- The codec: MessagePack spans, requests, responses (gd_proto.c) ------ */
 
-/* A decoded request. Spans point into the frame given to the decoder. */
-typedef struct wm__gd_req {
-    bool has_id; /* false: the body was not [uint id, ...]; id is 0 */
-    uint64_t id;
-    int op;                /* enum wm__gd_op, or -1 when unknown */
-    wm__mp_span_t op_name; /* the op's bytes (a str payload), for messages */
-    uint32_t argc;
-    wm__mp_span_t argv[WM_GD_MAX_ARGS]; /* each one whole object */
-} wm__gd_req_t;
+typedef wm__svc_req_t wm__gd_req_t;
 
 /* A decoded response; `result` points into the frame. */
 typedef struct wm__gd_resp {
