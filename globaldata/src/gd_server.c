@@ -29,6 +29,7 @@
 
 #include "gd_int.h"
 #include "php_serial.h"
+#include "svc_cli.h"
 
 #define HELD_MAX (4 * 1024 * 1024) /* waiting reply bytes before reading pauses */
 #define SWEEP_MS 100               /* active expiry: how often */
@@ -1211,18 +1212,6 @@ static void on_sweep(wm_timer_id_t id, void *user_data)
     wm__gd_store_expire_due(srv.store, wm__gd_wall_ms(), SWEEP_BUDGET);
 }
 
-/* Creates the data file's folder (one level: ./var for the default). */
-static void make_parent_dir(const char *path)
-{
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return;
-    *slash = '\0';
-    mkdir(dir, 0755); /* EEXIST is fine; other failures show when SQLite opens */
-}
-
 /* Opening and loading the file blocks the loop, before any request is read:
  * the data must be there before the first answer. */
 static int open_data(void)
@@ -1230,7 +1219,7 @@ static int open_data(void)
     char err[512];
     size_t loaded, dropped;
     int64_t t0 = wm__gd_wall_ms();
-    make_parent_dir(srv.cfg->data);
+    wm__svc_make_parent_dir(srv.cfg->data);
     srv.persist = wm__gd_persist_open(srv.cfg->data, srv.cfg->durability, err, sizeof err);
     if (!srv.persist) {
         wm_log_error("globaldata: cannot open %s: %s", srv.cfg->data, err);
