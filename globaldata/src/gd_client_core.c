@@ -95,34 +95,34 @@ wm_gd_val_t wm__gd_reason(const char *text)
 static void view_at(const char **p, wm_gd_val_t *out)
 {
     static const wm_gd_type_t types[] = {
-        [WM_GD_NIL] = WM_GD_TYPE_NIL,     [WM_GD_BOOL] = WM_GD_TYPE_BOOL,
-        [WM_GD_UINT] = WM_GD_TYPE_UINT,   [WM_GD_INT] = WM_GD_TYPE_INT,
-        [WM_GD_FLOAT] = WM_GD_TYPE_FLOAT, [WM_GD_STR] = WM_GD_TYPE_STR,
-        [WM_GD_BIN] = WM_GD_TYPE_BIN,     [WM_GD_ARRAY] = WM_GD_TYPE_ARRAY,
-        [WM_GD_MAP] = WM_GD_TYPE_MAP,     [WM_GD_EXT] = WM_GD_TYPE_EXT,
+        [WM_MP_NIL] = WM_GD_TYPE_NIL,     [WM_MP_BOOL] = WM_GD_TYPE_BOOL,
+        [WM_MP_UINT] = WM_GD_TYPE_UINT,   [WM_MP_INT] = WM_GD_TYPE_INT,
+        [WM_MP_FLOAT] = WM_GD_TYPE_FLOAT, [WM_MP_STR] = WM_GD_TYPE_STR,
+        [WM_MP_BIN] = WM_GD_TYPE_BIN,     [WM_MP_ARRAY] = WM_GD_TYPE_ARRAY,
+        [WM_MP_MAP] = WM_GD_TYPE_MAP,     [WM_MP_EXT] = WM_GD_TYPE_EXT,
     };
     const char *start = *p, *q = *p;
-    wm__gd_head_t h;
-    wm__gd_mp_head(&q, &h);
+    wm__mp_head_t h;
+    wm__mp_head(&q, &h);
     memset(out, 0, sizeof *out);
     out->type = types[h.kind];
     out->b = h.b;
     out->u = h.u;
-    out->i = h.kind == WM_GD_INT ? h.i : (int64_t)h.u;
-    if (h.kind == WM_GD_UINT && h.u <= INT64_MAX)
+    out->i = h.kind == WM_MP_INT ? h.i : (int64_t)h.u;
+    if (h.kind == WM_MP_UINT && h.u <= INT64_MAX)
         out->type = WM_GD_TYPE_INT;
     out->f = h.f;
     out->data = h.data;
     out->len = h.len;
     out->ext_type = h.ext_type;
-    wm__gd_mp_skip(p);
+    wm__mp_skip(p);
     out->mp = start;
     out->mp_len = (size_t)(*p - start);
 }
 
 int wm_gd_val_parse(const void *mp, size_t len, wm_gd_val_t *out)
 {
-    ssize_t n = mp ? wm__gd_mp_check(mp, len, WM_GD_MAX_DEPTH) : -1;
+    ssize_t n = mp ? wm__mp_check(mp, len, WM_GD_MAX_DEPTH) : -1;
     if (n < 0 || (size_t)n != len)
         return WM_EPROTO;
     const char *p = mp;
@@ -137,13 +137,13 @@ int wm_gd_val_at(const wm_gd_val_t *v, size_t i, wm_gd_val_t *key, wm_gd_val_t *
     if (i >= v->len)
         return WM_ENOENT;
     const char *p = v->mp;
-    wm__gd_head_t h;
-    wm__gd_mp_head(&p, &h);
+    wm__mp_head_t h;
+    wm__mp_head(&p, &h);
     bool map = v->type == WM_GD_TYPE_MAP;
     for (size_t k = 0; k < i; k++) {
-        wm__gd_mp_skip(&p);
+        wm__mp_skip(&p);
         if (map)
-            wm__gd_mp_skip(&p);
+            wm__mp_skip(&p);
     }
     wm_gd_val_t ignored;
     if (map)
@@ -163,8 +163,8 @@ int wm_gd_val_get(const wm_gd_val_t *map, const char *key, wm_gd_val_t *out)
     if (!map || map->type != WM_GD_TYPE_MAP || !map->mp)
         return WM_EINVAL;
     const char *p = map->mp;
-    wm__gd_head_t h;
-    wm__gd_mp_head(&p, &h);
+    wm__mp_head_t h;
+    wm__mp_head(&p, &h);
     for (uint32_t i = 0; i < h.len; i++) {
         wm_gd_val_t k;
         view_at(&p, &k);
@@ -172,7 +172,7 @@ int wm_gd_val_get(const wm_gd_val_t *map, const char *key, wm_gd_val_t *out)
             view_at(&p, out);
             return WM_OK;
         }
-        wm__gd_mp_skip(&p);
+        wm__mp_skip(&p);
     }
     return WM_ENOENT;
 }
@@ -181,7 +181,7 @@ int wm_gd_val_get(const wm_gd_val_t *map, const char *key, wm_gd_val_t *out)
 static int pack_val(msgpack_packer *pk, const wm_gd_val_t *v)
 {
     if (v->mp) {
-        ssize_t n = wm__gd_mp_check(v->mp, v->mp_len, WM_GD_MAX_DEPTH);
+        ssize_t n = wm__mp_check(v->mp, v->mp_len, WM_GD_MAX_DEPTH);
         if (n < 0 || (size_t)n != v->mp_len)
             return WM_EINVAL;
         return pk->callback(pk->data, v->mp, v->mp_len) == 0 ? WM_OK : WM_ENOMEM;
@@ -215,7 +215,7 @@ static bool val_ok(const wm_gd_val_t *v)
     if (!v)
         return false;
     if (v->mp) {
-        ssize_t n = wm__gd_mp_check(v->mp, v->mp_len, WM_GD_MAX_DEPTH);
+        ssize_t n = wm__mp_check(v->mp, v->mp_len, WM_GD_MAX_DEPTH);
         return n >= 0 && (size_t)n == v->mp_len;
     }
     return v->type <= WM_GD_TYPE_BIN &&
@@ -496,8 +496,8 @@ void wm__gd_merge_add(wm__gd_merge_t *m, const wm_gd_val_t *map)
     if (map->type != WM_GD_TYPE_MAP || !map->mp)
         return;
     const char *p = map->mp;
-    wm__gd_head_t h;
-    wm__gd_mp_head(&p, &h);
+    wm__mp_head_t h;
+    wm__mp_head(&p, &h);
     msgpack_sbuffer_write(&m->pairs, p, map->mp_len - (size_t)(p - map->mp));
     m->count += h.len;
 }

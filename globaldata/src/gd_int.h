@@ -16,14 +16,16 @@
 
 #include <wm/wm.h>
 
+#include "svc_mp.h"
+
 /* ---- Wire constants (docs/protocol.md) ----------------------------------- */
 
 #define WM_GD_DEFAULT_PORT 2207
 #define WM_GD_MAX_KEY 1024                        /* bytes in one key */
 #define WM_GD_DEFAULT_MAX_VALUE (1024 * 1024)     /* bytes in one stored value */
 #define WM_GD_DEFAULT_MAX_FRAME (8 * 1024 * 1024) /* one frame, header included */
-#define WM_GD_MAX_DEPTH 64                        /* nesting of arrays and maps */
-#define WM_GD_MAX_ARGS 4                          /* after [id, op] */
+#define WM_GD_MAX_DEPTH WM_MP_MAX_DEPTH           /* nesting of arrays and maps */
+#define WM_GD_MAX_ARGS WM_SVC_MAX_ARGS            /* after [id, op] */
 #define WM_GD_KEYS_DEFAULT 100                    /* keys: count when not given */
 #define WM_GD_KEYS_MAX 1000                       /* keys: largest count */
 #define WM_GD_MAX_TTL_MS (100ull * 365 * 24 * 3600 * 1000)
@@ -67,75 +69,15 @@ enum wm__gd_op {
 
 /* ---- The codec: MessagePack spans, requests, responses (gd_proto.c) ------ */
 
-/* Bytes of one whole MessagePack object, borrowed from a frame. */
-typedef struct wm__gd_span {
-    const char *p;
-    size_t n;
-} wm__gd_span_t;
-
-/* A decoded request. Spans point into the frame given to the decoder. */
-typedef struct wm__gd_req {
-    bool has_id; /* false: the body was not [uint id, ...]; id is 0 */
-    uint64_t id;
-    int op;                /* enum wm__gd_op, or -1 when unknown */
-    wm__gd_span_t op_name; /* the op's bytes (a str payload), for messages */
-    uint32_t argc;
-    wm__gd_span_t argv[WM_GD_MAX_ARGS]; /* each one whole object */
-} wm__gd_req_t;
+typedef wm__svc_req_t wm__gd_req_t;
 
 /* A decoded response; `result` points into the frame. */
 typedef struct wm__gd_resp {
     bool has_id; /* false for [nil, status, message]: the request was unreadable */
     uint64_t id;
     uint32_t status;
-    wm__gd_span_t result;
+    wm__mp_span_t result;
 } wm__gd_resp_t;
-
-/* A head of one object, as read by wm__gd_mp_head(). */
-typedef enum wm__gd_kind {
-    WM_GD_NIL,
-    WM_GD_BOOL,
-    WM_GD_UINT, /* u holds it (non-negative integers, whatever the encoding) */
-    WM_GD_INT,  /* i holds it (negative integers) */
-    WM_GD_FLOAT,
-    WM_GD_STR,
-    WM_GD_BIN,
-    WM_GD_ARRAY,
-    WM_GD_MAP,
-    WM_GD_EXT
-} wm__gd_kind_t;
-
-typedef struct wm__gd_head {
-    wm__gd_kind_t kind;
-    bool b;
-    uint64_t u;
-    int64_t i;
-    double f;
-    const char *data; /* str, bin, ext payload */
-    uint32_t len;     /* payload bytes, or elements (array) / pairs (map) */
-    int8_t ext_type;
-} wm__gd_head_t;
-
-/* Checks that buf[0..len) starts with one complete, well-formed object no
- * deeper than max_depth, where no array or map claims more elements than
- * bytes remain (the check that defuses MessagePack bombs). Returns its size
- * in bytes, WM_EAGAIN when the bytes end inside it, or WM_EPROTO (bad type
- * byte 0xc1, too deep, a count larger than the bytes left). O(len), no
- * allocation, no recursion. */
-ssize_t wm__gd_mp_check(const char *buf, size_t len, int max_depth);
-
-/* Reads the head of the object at *p (which must be checked): its kind and
- * scalar value, or its payload / element count; advances *p past the head
- * (and past the payload of str, bin and ext, but not into containers). */
-void wm__gd_mp_head(const char **p, wm__gd_head_t *h);
-
-/* Skips one checked object (containers included). */
-void wm__gd_mp_skip(const char **p);
-
-/* Whether two checked objects are equal as values: integers by value
- * whatever their encoding, floats by value (float32 widened), str, bin and ext
- * by bytes, arrays element by element, maps pair by pair in their order. */
-bool wm__gd_mp_equal(wm__gd_span_t a, wm__gd_span_t b);
 
 /* Decodes one request body (a frame's payload). Returns WM_OK, or WM_EPROTO
  * with *why set to a static reason. On WM_EPROTO, req->has_id tells whether
@@ -159,12 +101,6 @@ void wm__gd_resp_error(msgpack_packer *pk, const uint64_t *id, uint32_t status,
 
 /* Decodes a response body. Returns WM_OK or WM_EPROTO with *why set. */
 int wm__gd_resp_decode(const char *buf, size_t len, wm__gd_resp_t *resp, const char **why);
-
-/* Reads a checked object as a string (str only): WM_OK or WM_EINVAL. */
-int wm__gd_span_str(wm__gd_span_t s, const char **data, size_t *len);
-/* Reads a checked object as an int64 (any integer encoding that fits). */
-int wm__gd_span_int64(wm__gd_span_t s, int64_t *out);
-bool wm__gd_span_is_nil(wm__gd_span_t s);
 
 /* ---- The store (gd_store.c) ---------------------------------------------- */
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "gd_int.h"
+#include "svc_cli.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:2207"
 #define DEFAULT_DATA "var/globaldata.db"
@@ -41,31 +42,6 @@ static void usage(FILE *out, const char *prog)
             prog, WM_GD_DEFAULT_MAX_VALUE, WM_GD_DEFAULT_MAX_FRAME, prog);
 }
 
-/* "127.0.0.1:2207" -> "frame://127.0.0.1:2207"; "unix:///p" ->
- * "frame+unix:///p"; a URL with a scheme is taken as it is. */
-static const char *listen_url(const char *addr, char *buf, size_t len)
-{
-    if (strncmp(addr, "unix://", 7) == 0)
-        snprintf(buf, len, "frame+%s", addr);
-    else if (strstr(addr, "://"))
-        snprintf(buf, len, "%s", addr);
-    else
-        snprintf(buf, len, "frame://%s", addr);
-    return buf;
-}
-
-static int parse_size(const char *prog, const char *opt, const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 16 || v > (1ull << 31)) {
-        fprintf(stderr, "%s: %s wants a number of bytes from 16 to 2^31, not '%s'\n", prog, opt, s);
-        return -1;
-    }
-    *out = (size_t)v;
-    return 0;
-}
-
 /* Checks, before a master starts, that the data file opens (and is not in
  * use by another server), so a mistake is an exit status here rather than a
  * worker restarting with a back-off. Not in the worker process (the master
@@ -74,13 +50,8 @@ static int check_data(const char *prog, const wm__gd_config_t *cfg, const char *
 {
     if (cfg->memory || !command || strcmp(command, "start") != 0 || getenv("WM_WORKER"))
         return 0;
-    char err[512], dir[512];
-    snprintf(dir, sizeof dir, "%s", cfg->data);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        mkdir(dir, 0755);
-    }
+    char err[512];
+    wm__svc_make_parent_dir(cfg->data);
     wm__gd_persist_t *p = wm__gd_persist_open(cfg->data, cfg->durability, err, sizeof err);
     if (!p) {
         fprintf(stderr, "%s: %s\n", prog, err);
@@ -143,11 +114,11 @@ int main(int argc, char **argv)
             cfg.auth = optarg;
             break;
         case 'v':
-            if (parse_size(argv[0], "--max-value", optarg, &cfg.max_value) < 0)
+            if (wm__svc_parse_size(argv[0], "--max-value", optarg, &cfg.max_value) < 0)
                 return 2;
             break;
         case 'f':
-            if (parse_size(argv[0], "--max-frame", optarg, &cfg.max_frame) < 0)
+            if (wm__svc_parse_size(argv[0], "--max-frame", optarg, &cfg.max_frame) < 0)
                 return 2;
             break;
         case 'V':
@@ -161,7 +132,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    cfg.listen = listen_url(listen, url, sizeof url);
+    cfg.listen = wm__svc_listen_url(listen, url, sizeof url);
     if (check_data(argv[0], &cfg, optind < argc ? argv[optind] : NULL) < 0)
         return 1;
     if (wm__gd_server_setup(&cfg) != WM_OK)

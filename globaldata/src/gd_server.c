@@ -29,6 +29,7 @@
 
 #include "gd_int.h"
 #include "php_serial.h"
+#include "svc_cli.h"
 
 #define HELD_MAX (4 * 1024 * 1024) /* waiting reply bytes before reading pauses */
 #define SWEEP_MS 100               /* active expiry: how often */
@@ -264,7 +265,7 @@ static void on_expired(const char *key, size_t klen, void *user_data)
 
 static bool arg_key(const wm__gd_req_t *r, uint32_t i, const char **key, size_t *klen)
 {
-    if (wm__gd_span_str(r->argv[i], key, klen) != WM_OK) {
+    if (wm__mp_span_str(r->argv[i], key, klen) != WM_OK) {
         reply_error(r, WM_GD_BAD_REQUEST, "a key is a MessagePack str");
         return false;
     }
@@ -275,7 +276,7 @@ static bool arg_key(const wm__gd_req_t *r, uint32_t i, const char **key, size_t 
     return true;
 }
 
-static bool value_ok(const wm__gd_req_t *r, wm__gd_span_t v)
+static bool value_ok(const wm__gd_req_t *r, wm__mp_span_t v)
 {
     if (v.n > srv.cfg->max_value) {
         reply_error(r, WM_GD_TOO_LARGE, "the value is larger than the server's max value");
@@ -290,10 +291,10 @@ static bool arg_ttl(const wm__gd_req_t *r, uint32_t i, bool optional, int64_t no
                     int64_t *expire_at)
 {
     *expire_at = 0;
-    if (optional && (i >= r->argc || wm__gd_span_is_nil(r->argv[i])))
+    if (optional && (i >= r->argc || wm__mp_span_is_nil(r->argv[i])))
         return true;
     int64_t ttl;
-    if (i >= r->argc || wm__gd_span_int64(r->argv[i], &ttl) != WM_OK || ttl <= 0 ||
+    if (i >= r->argc || wm__mp_span_int64(r->argv[i], &ttl) != WM_OK || ttl <= 0 ||
         (uint64_t)ttl > WM_GD_MAX_TTL_MS) {
         reply_error(r, WM_GD_BAD_REQUEST,
                     "a ttl is a positive integer of milliseconds (at most 100 years)");
@@ -343,7 +344,7 @@ static void op_auth(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
 {
     const char *s;
     size_t n;
-    if (wm__gd_span_str(r->argv[0], &s, &n) != WM_OK) {
+    if (wm__mp_span_str(r->argv[0], &s, &n) != WM_OK) {
         reply_error(r, WM_GD_BAD_REQUEST, "auth takes the secret as a str");
         return;
     }
@@ -435,7 +436,7 @@ static void op_cas(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
         return;
     size_t vlen;
     const char *v = wm__gd_entry_value(e, &vlen);
-    if (!wm__gd_mp_equal((wm__gd_span_t){v, vlen}, r->argv[1])) {
+    if (!wm__mp_equal((wm__mp_span_t){v, vlen}, r->argv[1])) {
         wm__gd_resp_begin(&srv.pk, r->id, WM_GD_MISMATCH);
         pack_raw(v, vlen);
         return;
@@ -474,7 +475,7 @@ static void op_incr(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
     int64_t step = 1, cur, next;
     if (!arg_key(r, 0, &k, &kl))
         return;
-    if (r->argc > 1 && wm__gd_span_int64(r->argv[1], &step) != WM_OK) {
+    if (r->argc > 1 && wm__mp_span_int64(r->argv[1], &step) != WM_OK) {
         reply_error(r, WM_GD_BAD_REQUEST, "the step is an integer that fits in int64");
         return;
     }
@@ -485,7 +486,7 @@ static void op_incr(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
     }
     size_t vlen;
     const char *v = wm__gd_entry_value(e, &vlen);
-    if (wm__gd_span_int64((wm__gd_span_t){v, vlen}, &cur) != WM_OK) {
+    if (wm__mp_span_int64((wm__mp_span_t){v, vlen}, &cur) != WM_OK) {
         reply_error(r, WM_GD_NOT_INTEGER, "the value is not an integer that fits in int64");
         return;
     }
@@ -534,12 +535,12 @@ static void op_exists(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
 
 /* Reads the head of a container argument; false (and an error reply) when
  * it is not one of `kind`. */
-static bool arg_container(const wm__gd_req_t *r, uint32_t i, wm__gd_kind_t kind, const char **p,
+static bool arg_container(const wm__gd_req_t *r, uint32_t i, wm__mp_kind_t kind, const char **p,
                           uint32_t *n, const char *msg)
 {
-    wm__gd_head_t h;
+    wm__mp_head_t h;
     *p = r->argv[i].p;
-    wm__gd_mp_head(p, &h);
+    wm__mp_head(p, &h);
     if (h.kind != kind) {
         reply_error(r, WM_GD_BAD_REQUEST, msg);
         return false;
@@ -552,20 +553,20 @@ static void op_mget(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
 {
     const char *p, *start;
     uint32_t n, found = 0;
-    if (!arg_container(r, 0, WM_GD_ARRAY, &p, &n, "mget takes an array of keys"))
+    if (!arg_container(r, 0, WM_MP_ARRAY, &p, &n, "mget takes an array of keys"))
         return;
     start = p;
     /* First pass: check every key and count the live ones (expired keys are
      * deleted here, so the second pass sees the same set). */
     for (uint32_t i = 0; i < n; i++) {
-        wm__gd_head_t h;
-        wm__gd_mp_head(&p, &h);
-        if (h.kind != WM_GD_STR || h.len > WM_GD_MAX_KEY) {
-            reply_error(r, h.kind != WM_GD_STR ? WM_GD_BAD_REQUEST : WM_GD_TOO_LARGE,
+        wm__mp_head_t h;
+        wm__mp_head(&p, &h);
+        if (h.kind != WM_MP_STR || h.len > WM_GD_MAX_KEY) {
+            reply_error(r, h.kind != WM_MP_STR ? WM_GD_BAD_REQUEST : WM_GD_TOO_LARGE,
                         "mget: every key is a str of at most 1024 bytes");
             return;
         }
-        if (h.kind == WM_GD_STR)
+        if (h.kind == WM_MP_STR)
             found += find(h.data, h.len, now) != NULL;
     }
     reply_ok(r);
@@ -573,8 +574,8 @@ static void op_mget(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
     p = start;
     for (uint32_t i = 0; i < n && found > 0; i++) {
         const char *key_at = p;
-        wm__gd_head_t h;
-        wm__gd_mp_head(&p, &h);
+        wm__mp_head_t h;
+        wm__mp_head(&p, &h);
         wm__gd_entry_t *e = wm__gd_store_find(srv.store, h.data, h.len, now);
         if (!e)
             continue;
@@ -589,30 +590,30 @@ static void op_mset(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
     const char *p, *start;
     uint32_t n;
     int64_t exp;
-    if (!arg_container(r, 0, WM_GD_MAP, &p, &n, "mset takes a map of keys to values") ||
+    if (!arg_container(r, 0, WM_MP_MAP, &p, &n, "mset takes a map of keys to values") ||
         !arg_ttl(r, 1, true, now, &exp))
         return;
     start = p;
     /* Check everything before changing anything. */
     for (uint32_t i = 0; i < n; i++) {
-        wm__gd_head_t h;
-        wm__gd_mp_head(&p, &h);
-        if (h.kind != WM_GD_STR || h.len > WM_GD_MAX_KEY) {
-            reply_error(r, h.kind != WM_GD_STR ? WM_GD_BAD_REQUEST : WM_GD_TOO_LARGE,
+        wm__mp_head_t h;
+        wm__mp_head(&p, &h);
+        if (h.kind != WM_MP_STR || h.len > WM_GD_MAX_KEY) {
+            reply_error(r, h.kind != WM_MP_STR ? WM_GD_BAD_REQUEST : WM_GD_TOO_LARGE,
                         "mset: every key is a str of at most 1024 bytes");
             return;
         }
         const char *v = p;
-        wm__gd_mp_skip(&p);
-        if (!value_ok(r, (wm__gd_span_t){v, (size_t)(p - v)}))
+        wm__mp_skip(&p);
+        if (!value_ok(r, (wm__mp_span_t){v, (size_t)(p - v)}))
             return;
     }
     p = start;
     for (uint32_t i = 0; i < n; i++) {
-        wm__gd_head_t h;
-        wm__gd_mp_head(&p, &h);
+        wm__mp_head_t h;
+        wm__mp_head(&p, &h);
         const char *v = p;
-        wm__gd_mp_skip(&p);
+        wm__mp_skip(&p);
         wm__gd_entry_t *e = wm__gd_store_put(srv.store, h.data, h.len, v, (size_t)(p - v), exp);
         if (!e) {
             reply_error(r, WM_GD_INTERNAL, "out of memory (some keys were set)");
@@ -664,14 +665,14 @@ static void op_persist(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
 }
 
 typedef struct key_list {
-    wm__gd_span_t keys[WM_GD_KEYS_MAX];
+    wm__mp_span_t keys[WM_GD_KEYS_MAX];
     size_t n;
 } key_list_t;
 
 static void collect_key(const char *key, size_t klen, void *user_data)
 {
     key_list_t *l = user_data;
-    l->keys[l->n++] = (wm__gd_span_t){key, klen};
+    l->keys[l->n++] = (wm__mp_span_t){key, klen};
 }
 
 /* keys [prefix?, cursor?, count?]: nil stands for an absent argument. */
@@ -680,18 +681,18 @@ static void op_keys(gd_client_t *c, const wm__gd_req_t *r, int64_t now)
     const char *prefix = "", *cursor = NULL;
     size_t plen = 0, clen = 0;
     int64_t count = WM_GD_KEYS_DEFAULT;
-    if (r->argc > 0 && !wm__gd_span_is_nil(r->argv[0]) &&
-        wm__gd_span_str(r->argv[0], &prefix, &plen) != WM_OK) {
+    if (r->argc > 0 && !wm__mp_span_is_nil(r->argv[0]) &&
+        wm__mp_span_str(r->argv[0], &prefix, &plen) != WM_OK) {
         reply_error(r, WM_GD_BAD_REQUEST, "keys: the prefix is a str or nil");
         return;
     }
-    if (r->argc > 1 && !wm__gd_span_is_nil(r->argv[1]) &&
-        wm__gd_span_str(r->argv[1], &cursor, &clen) != WM_OK) {
+    if (r->argc > 1 && !wm__mp_span_is_nil(r->argv[1]) &&
+        wm__mp_span_str(r->argv[1], &cursor, &clen) != WM_OK) {
         reply_error(r, WM_GD_BAD_REQUEST, "keys: the cursor is a str or nil");
         return;
     }
-    if (r->argc > 2 && !wm__gd_span_is_nil(r->argv[2]) &&
-        (wm__gd_span_int64(r->argv[2], &count) != WM_OK || count < 1 || count > WM_GD_KEYS_MAX)) {
+    if (r->argc > 2 && !wm__mp_span_is_nil(r->argv[2]) &&
+        (wm__mp_span_int64(r->argv[2], &count) != WM_OK || count < 1 || count > WM_GD_KEYS_MAX)) {
         reply_error(r, WM_GD_BAD_REQUEST, "keys: the count is an integer from 1 to 1000");
         return;
     }
@@ -992,7 +993,7 @@ static bool entry_is_nil(const wm__gd_entry_t *e)
 {
     size_t vlen;
     const char *v = wm__gd_entry_value(e, &vlen);
-    return wm__gd_span_is_nil((wm__gd_span_t){v, vlen});
+    return wm__mp_span_is_nil((wm__mp_span_t){v, vlen});
 }
 
 static void php_get(const php_req_t *r, int64_t now)
@@ -1211,18 +1212,6 @@ static void on_sweep(wm_timer_id_t id, void *user_data)
     wm__gd_store_expire_due(srv.store, wm__gd_wall_ms(), SWEEP_BUDGET);
 }
 
-/* Creates the data file's folder (one level: ./var for the default). */
-static void make_parent_dir(const char *path)
-{
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return;
-    *slash = '\0';
-    mkdir(dir, 0755); /* EEXIST is fine; other failures show when SQLite opens */
-}
-
 /* Opening and loading the file blocks the loop, before any request is read:
  * the data must be there before the first answer. */
 static int open_data(void)
@@ -1230,7 +1219,7 @@ static int open_data(void)
     char err[512];
     size_t loaded, dropped;
     int64_t t0 = wm__gd_wall_ms();
-    make_parent_dir(srv.cfg->data);
+    wm__svc_make_parent_dir(srv.cfg->data);
     srv.persist = wm__gd_persist_open(srv.cfg->data, srv.cfg->durability, err, sizeof err);
     if (!srv.persist) {
         wm_log_error("globaldata: cannot open %s: %s", srv.cfg->data, err);

@@ -195,6 +195,20 @@ static void status_text(query_t *q, struct evbuffer *b)
     }
 }
 
+/* The lines workers add with wm_worker_on_status, after the table. */
+static void status_info_text(query_t *q, struct evbuffer *b)
+{
+    wm__proc_t *procs[WM_MAX_REPLY];
+    int np = sorted_procs(procs, WM_MAX_REPLY);
+    for (int i = 0; i < np; i++) {
+        reply_t *r = reply_of(q, procs[i]->pid);
+        const char *info = r ? strchr(r->text, '\n') : NULL;
+        if (info && info[1])
+            evbuffer_add_printf(b, "%-8d %s: %s\n", (int)procs[i]->pid,
+                                wm__worker_at(procs[i]->widx)->name, info + 1);
+    }
+}
+
 static void status_json(query_t *q, struct evbuffer *b)
 {
     double load[3] = {0, 0, 0};
@@ -247,6 +261,11 @@ static void status_json(query_t *q, struct evbuffer *b)
                                 field(r->text, "send_fail", v[4], sizeof v[4]),
                                 field(r->text, "qps", v[5], sizeof v[5]),
                                 p->retiring ? "retiring" : field(r->text, "state", v[6], 32));
+            const char *info = strchr(r->text, '\n');
+            if (info && info[1]) {
+                evbuffer_add_printf(b, ",\"info\":");
+                json_str(b, info + 1);
+            }
         } else {
             evbuffer_add_printf(b, ",\"state\":\"%s\"", p->ready ? "busy" : "starting");
         }
@@ -332,8 +351,10 @@ static void query_answer(query_t *q)
             connections_render(q, b);
         else if (q->json)
             status_json(q, b);
-        else
+        else {
             status_text(q, b);
+            status_info_text(q, b);
+        }
         size_t len = evbuffer_get_length(b);
         wm_conn_send(client, evbuffer_pullup(b, -1), len);
     }

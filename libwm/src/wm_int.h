@@ -300,6 +300,8 @@ struct wm_worker {
     char *user, *group;
     wm_worker_cb on_reload;
     void *on_reload_ud;
+    wm_worker_status_cb on_status;
+    void *on_status_ud;
 };
 
 void wm__worker_conn_add(wm_worker_t *w, wm_conn_t *c);

@@ -193,6 +193,12 @@ void wm_worker_on_worker_reload(wm_worker_t *w, wm_worker_cb cb, void *user_data
     w->on_reload_ud = user_data;
 }
 
+void wm_worker_on_status(wm_worker_t *w, wm_worker_status_cb cb, void *user_data)
+{
+    w->on_status = cb;
+    w->on_status_ud = user_data;
+}
+
 void wm_worker_on_worker_start(wm_worker_t *w, wm_worker_cb cb, void *user_data)
 {
     w->on_start = cb;

@@ -117,16 +117,32 @@ static unsigned long rss_kb(void)
     return resident * (unsigned long)(sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* The worker's own line (wm_worker_on_status), after a newline: the
+ * master's field() stops at it, so the figures before stay readable. */
+static int append_info(char *buf, size_t len, int n)
+{
+    if (!self || !self->on_status || n < 0 || (size_t)n + 2 >= len)
+        return n;
+    buf[n] = '\n';
+    char *info = buf + n + 1;
+    info[0] = '\0';
+    self->on_status(self, info, len - (size_t)n - 1, self->on_status_ud);
+    info[len - (size_t)n - 2] = '\0';
+    info[strcspn(info, "\n")] = '\0';
+    return info[0] ? n + 1 + (int)strlen(info) : n;
+}
+
 static void reply_status(const char *qid)
 {
-    char buf[512];
-    int n = snprintf(buf, sizeof buf,
+    char buf[1024];
+    int n = snprintf(buf, 512,
                      "status %s pid=%d id=%d mem_kb=%lu conns=%zu timers=%zu requests=%llu "
                      "send_fail=%llu qps=%.0f state=%s",
                      qid, (int)getpid(), self ? self->id : -1, rss_kb(),
                      self ? wm_worker_conn_count(self) : 0, wm_timer_count(),
                      (unsigned long long)n_requests, (unsigned long long)n_send_failures, qps,
                      ending ? "draining" : "idle");
+    n = append_info(buf, sizeof buf, n);
     wm_conn_send(ctl, buf, (size_t)n);
 }
 

@@ -17,16 +17,16 @@
 
 #define CHECK WM_FUZZ_CHECK
 
-static void check_span(const char *buf, size_t len, wm__gd_span_t s)
+static void check_span(const char *buf, size_t len, wm__mp_span_t s)
 {
     CHECK(s.p >= buf && s.p + s.n <= buf + len);
-    CHECK(wm__gd_mp_check(s.p, s.n, WM_GD_MAX_DEPTH) == (ssize_t)s.n);
+    CHECK(wm__mp_check(s.p, s.n, WM_GD_MAX_DEPTH) == (ssize_t)s.n);
     const char *p = s.p;
-    wm__gd_mp_skip(&p);
+    wm__mp_skip(&p);
     CHECK(p == s.p + s.n);
-    (void)wm__gd_mp_equal(s, s); /* NaN is unequal to itself: only the walk is checked */
+    (void)wm__mp_equal(s, s); /* NaN is unequal to itself: only the walk is checked */
     int64_t v;
-    (void)wm__gd_span_int64(s, &v);
+    (void)wm__mp_span_int64(s, &v);
 }
 
 WM_FUZZ_QUIET_INIT()
@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *buf = malloc(size ? size : 1);
     memcpy(buf, data, size);
-    ssize_t n = wm__gd_mp_check(buf, size, WM_GD_MAX_DEPTH);
+    ssize_t n = wm__mp_check(buf, size, WM_GD_MAX_DEPTH);
     CHECK(n == WM_EAGAIN || n == WM_EPROTO || (n > 0 && (size_t)n <= size));
     wm__gd_req_t r;
     const char *why = NULL;

@@ -27,7 +27,7 @@ static ssize_t check_hex(const char *hex)
 {
     char b[256];
     size_t n = unhex(hex, b);
-    return wm__gd_mp_check(b, n, WM_GD_MAX_DEPTH);
+    return wm__mp_check(b, n, WM_GD_MAX_DEPTH);
 }
 
 static void test_check_bombs(void)
@@ -42,10 +42,10 @@ static void test_check_bombs(void)
     char deep[80];
     memset(deep, (char)0x91, sizeof deep);
     deep[64] = (char)0xc0;
-    ASSERT_EQ(wm__gd_mp_check(deep, 65, WM_GD_MAX_DEPTH), 65);
+    ASSERT_EQ(wm__mp_check(deep, 65, WM_GD_MAX_DEPTH), 65);
     deep[64] = (char)0x91;
     deep[65] = (char)0xc0;
-    ASSERT_EQ(wm__gd_mp_check(deep, 66, WM_GD_MAX_DEPTH), WM_EPROTO);
+    ASSERT_EQ(wm__mp_check(deep, 66, WM_GD_MAX_DEPTH), WM_EPROTO);
     ASSERT_EQ(check_hex("c0"), 1);
     ASSERT_EQ(check_hex("c0c0"), 1); /* one object; the caller checks the rest */
 }
@@ -64,11 +64,11 @@ static void test_check_prefixes(void)
     for (size_t s = 0; s < 4; s++) {
         char b[256];
         size_t n = unhex(samples[s], b);
-        ASSERT_EQ(wm__gd_mp_check(b, n, WM_GD_MAX_DEPTH), (ssize_t)n);
+        ASSERT_EQ(wm__mp_check(b, n, WM_GD_MAX_DEPTH), (ssize_t)n);
         for (size_t k = 0; k < n; k++) {
             char *p = malloc(k ? k : 1);
             memcpy(p, b, k);
-            ASSERT_EQ(wm__gd_mp_check(p, k, WM_GD_MAX_DEPTH), WM_EAGAIN);
+            ASSERT_EQ(wm__mp_check(p, k, WM_GD_MAX_DEPTH), WM_EAGAIN);
             free(p);
         }
     }
@@ -130,7 +130,7 @@ static void test_resp_roundtrip(void)
     ASSERT_EQ(r.id, 300);
     ASSERT_EQ(r.status, WM_GD_MISMATCH);
     int64_t v;
-    ASSERT_EQ(wm__gd_span_int64(r.result, &v), WM_OK);
+    ASSERT_EQ(wm__mp_span_int64(r.result, &v), WM_OK);
     ASSERT_EQ(v, -5);
     msgpack_sbuffer_clear(&sb);
     wm__gd_resp_error(&pk, NULL, WM_GD_BAD_REQUEST, "x");
@@ -145,7 +145,7 @@ static bool eq_hex(const char *a, const char *b)
 {
     char x[64], y[64];
     size_t n = unhex(a, x), m = unhex(b, y);
-    return wm__gd_mp_equal((wm__gd_span_t){x, n}, (wm__gd_span_t){y, m});
+    return wm__mp_equal((wm__mp_span_t){x, n}, (wm__mp_span_t){y, m});
 }
 
 static void test_equal(void)

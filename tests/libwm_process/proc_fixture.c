@@ -124,6 +124,13 @@ static void on_keeper_reload(wm_worker_t *w, void *ud)
                 (int)getpid());
 }
 
+/* The keeper's own status line (wm_worker_on_status), checked by
+ * proc_status.sh in both status forms. */
+static void on_keeper_status(wm_worker_t *w, char *buf, size_t len, void *ud)
+{
+    snprintf(buf, len, "keeper_pid=%d answered=yes", (int)getpid());
+}
+
 /* ---- options ------------------------------------------------------------ */
 
 static void usage(FILE *out, const char *prog)
@@ -206,6 +213,7 @@ int main(int argc, char **argv)
         wm_worker_set_name(k, "keeper");
         wm_worker_set_reloadable(k, false);
         wm_worker_on_worker_reload(k, on_keeper_reload, NULL);
+        wm_worker_on_status(k, on_keeper_status, NULL);
         wm_worker_on_message(k, on_message, NULL);
     }
     /* wm_run_all sees argv[0] and the words after our options. */

@@ -13,6 +13,8 @@
 #   connections          the same rows as text.
 # Then one process is stopped with SIGSTOP: `status` answers within ~1 s
 # and shows it "busy", the others idle; after SIGCONT it is idle again.
+# The keeper adds its own line with wm_worker_on_status: shown under the
+# table as "PID keeper: ..." and as "info" in --json, and nowhere else.
 # Usage: proc_status.sh BUILD_BIN_DIR
 source "$(dirname "$0")/proc_lib.sh"
 
@@ -90,6 +92,15 @@ for p in $kids; do
         fail "status row for $p is '$line', expected $w $l $want_id ${pid_conns[$p]:-0}"
 done
 note "status (text) rows agree"
+# wm_worker_on_status: the keeper adds its line; the fixture processes none.
+grep -qx "$kpid *keeper: keeper_pid=$kpid answered=yes" "$T/status.txt" ||
+    fail "status lacks the keeper's own line: $(cat "$T/status.txt")"
+[ "$(grep -c ': keeper_pid=' "$T/status.txt")" = 1 ] || fail "more than one status info line"
+[ "$(jget "[p.get('info') for p in j['processes'] if p['pid']==$kpid][0]" <<<"$js")" = \
+    "keeper_pid=$kpid answered=yes" ] || fail "status --json lacks the keeper's info: $js"
+[ "$(jget "len([p for p in j['processes'] if 'info' in p])" <<<"$js")" = 1 ] ||
+    fail "status --json has info on a process that added none: $js"
+note "wm_worker_on_status: the keeper's line in status and its info in --json"
 
 # ---- connections --json and connections ---------------------------------------
 cj=$(fixture connections --json) || fail "connections --json failed"

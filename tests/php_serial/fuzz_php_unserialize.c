@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for the PHP unserializer (globaldata/src/php_serial.h).
+/* libFuzzer target for the PHP unserializer (common/src/php_serial.h).
  * The input is one PHP serialize() value. When it decodes:
  *   - the tree takes at most 8 bytes per input byte (counts are checked
  *     against the bytes left before anything is allocated);

@@ -62,6 +62,14 @@ void wm_worker_on_worker_start(wm_worker_t *w, wm_worker_cb cb, void *user_data)
 void wm_worker_on_worker_stop(wm_worker_t *w, wm_worker_cb cb, void *user_data);
 /* Runs in each process of a non-reloadable worker on `reload`. */
 void wm_worker_on_worker_reload(wm_worker_t *w, wm_worker_cb cb, void *user_data);
+/* Adds the worker's own figures to `status`: runs in each of the worker's
+ * processes when the command asks them, on the loop, and writes one line of
+ * text (no newline; "name=value" pairs separated by spaces read best) into
+ * buf, at most len bytes with the NUL. `status` prints it under the process
+ * table as "PID WORKER: line", and `status --json` as the process's "info".
+ * A line with a newline is cut there. */
+typedef void (*wm_worker_status_cb)(wm_worker_t *w, char *buf, size_t len, void *user_data);
+void wm_worker_on_status(wm_worker_t *w, wm_worker_status_cb cb, void *user_data);
 void wm_worker_on_connect(wm_worker_t *w, wm_conn_cb cb, void *user_data);
 void wm_worker_on_message(wm_worker_t *w, wm_message_cb cb, void *user_data);
 void wm_worker_on_close(wm_worker_t *w, wm_conn_cb cb, void *user_data);
