@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # ctest's websocket_node: node's `ws` against ours, both ways, over ws and
-# wss (a CA made at test time, mk_certs.sh):
+# wss (a CA made at test time, tests/common/mk_certs.sh):
 #   node_client.js -> wm_ws_tests --serve          (all close paths)
 #   node_client.js -> example-ws-echo --echo-only  (the example)
 #   wm_ws_tests --client -> node_server.js
@@ -25,7 +25,7 @@ cleanup() {
     rm -rf "$d"
 }
 trap cleanup EXIT
-"$here/mk_certs.sh" "$d"
+"$here/../common/mk_certs.sh" "$d"
 fail() { echo "FAIL: $*"; for f in "$d"/*.log; do echo "--- $f"; tail -20 "$f"; done; exit 1; }
 
 # wait_file FILE: until it holds a line (a port).

@@ -12,5 +12,5 @@ shift
 command -v openssl >/dev/null || { echo "SKIP: no openssl CLI"; exit 77; }
 d=$(mktemp -d "${TMPDIR:-/tmp}/wm-ws.XXXXXX")
 trap 'rm -rf "$d"' EXIT
-"$(dirname "$0")/mk_certs.sh" "$d"
+"$(dirname "$0")/../common/mk_certs.sh" "$d"
 WM_TLS_DIR=$d "$bin" "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# mk_certs.sh DIR: a test CA (ca.crt) and a leaf for localhost, 127.0.0.1
+# tests/common/mk_certs.sh DIR: a test CA (ca.crt) and a leaf for localhost, 127.0.0.1
 # and ::1 (server.crt, server.key) signed by it, EC P-256, valid 2 days.
 set -euo pipefail
 d=$1
