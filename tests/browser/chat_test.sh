@@ -60,7 +60,6 @@ run_case() {
     stop_server
 }
 
-
 run_case http
 "$here/../common/mk_certs.sh" "$dir"
 run_case https --tls "$dir/server.crt" "$dir/server.key"
