@@ -512,6 +512,35 @@ static void test_bad_root(void)
     WM_TEST_CLEAN();
 }
 
+/* ---- the core additions the monitor worker stands on ---------------------------- */
+
+static int unbound_started;
+static void on_unbound_start(wm_worker_t *w, void *ud)
+{
+    unbound_started++;
+}
+
+/* wm_worker_new(NULL): a worker that listens on nothing still starts (its
+ * on_worker_start runs) and stops; outside a master, wm_reload_request has
+ * nobody to ask and says so. */
+static void test_unbound_worker(void)
+{
+    wm_worker_t *w = wm_worker_new(NULL);
+    ASSERT(w != NULL);
+    ASSERT_STR_EQ(wm_worker_url(w), "none");
+    wm_worker_on_worker_start(w, on_unbound_start, NULL);
+    ASSERT_EQ(wm_worker_listen(w), WM_OK);
+    ASSERT_EQ(wm_worker_start(w), WM_OK);
+    ASSERT_EQ(unbound_started, 1);
+    ASSERT_EQ(wm_worker_port(w), 0);
+    ASSERT_EQ(wm_worker_conn_count(w), 0);
+    ASSERT_EQ(wm_process_role(), WM_ROLE_SINGLE);
+    ASSERT_EQ(wm_reload_request(true), WM_EINVAL);
+    ASSERT(!wm_daemonized());
+    wm_worker_free(w);
+    WM_TEST_CLEAN();
+}
+
 #define CASES(name)                                                                                \
     {"inotify_" #name, inotify_##name},                                                            \
     {                                                                                              \
@@ -534,6 +563,7 @@ static const wm_test_case_t cases[] = {CASES(create),
                                        {"other_limit_auto", test_limit_auto},
                                        {"other_free_in_callback", test_free_in_callback},
                                        {"other_bad_root", test_bad_root},
+                                       {"other_unbound_worker", test_unbound_worker},
                                        {NULL, NULL}};
 
 /* "inotify", "poll" or "other" runs the cases with that prefix. */
