@@ -154,70 +154,76 @@ static void on_stop_signal(int signum, void *ud)
 
 /* ---- main ----------------------------------------------------------------------- */
 
-int main(int argc, char **argv)
+/* The command line: patterns, paths and options point into argv. */
+typedef struct args {
+    wm_fm_opts_t opts;
+    const char **incl, **excl, **paths;
+    size_t ni, ne, np;
+} args_t;
+
+/* Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, args_t *a)
 {
-    wm_fm_opts_t opts = {0};
-    const char **incl = calloc((size_t)argc, sizeof *incl),
-               **excl = calloc((size_t)argc, sizeof *excl);
-    const char **paths = calloc((size_t)argc, sizeof *paths);
-    size_t ni = 0, ne = 0, np = 0;
-    if (!incl || !excl || !paths)
-        return 1;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        bool needs = strcmp(a, "--include") == 0 || strcmp(a, "--exclude") == 0 ||
-                     strcmp(a, "--debounce") == 0 || strcmp(a, "--run") == 0 ||
-                     strcmp(a, "--signal") == 0 || strcmp(a, "--pid") == 0 ||
-                     strcmp(a, "--pid-file") == 0;
+        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        bool needs = strcmp(o, "--include") == 0 || strcmp(o, "--exclude") == 0 ||
+                     strcmp(o, "--debounce") == 0 || strcmp(o, "--run") == 0 ||
+                     strcmp(o, "--signal") == 0 || strcmp(o, "--pid") == 0 ||
+                     strcmp(o, "--pid-file") == 0;
         if (needs && !val) {
-            fprintf(stderr, "wm-filemonitor: %s needs a value\n", a);
+            fprintf(stderr, "wm-filemonitor: %s needs a value\n", o);
             return 2;
         }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--include")) {
-            incl[ni++] = argv[++i];
-        } else if (!strcmp(a, "--exclude")) {
-            excl[ne++] = argv[++i];
-        } else if (!strcmp(a, "--debounce") && is_number(val)) {
-            opts.debounce_ms = strtoull(argv[++i], NULL, 10);
-        } else if (!strcmp(a, "--poll")) {
-            opts.backend = WM_FM_BACKEND_POLL;
+        } else if (!strcmp(o, "--include")) {
+            a->incl[a->ni++] = argv[++i];
+        } else if (!strcmp(o, "--exclude")) {
+            a->excl[a->ne++] = argv[++i];
+        } else if (!strcmp(o, "--debounce") && is_number(val)) {
+            a->opts.debounce_ms = strtoull(argv[++i], NULL, 10);
+        } else if (!strcmp(o, "--poll")) {
+            a->opts.backend = WM_FM_BACKEND_POLL;
             if (is_number(val))
-                opts.poll_interval_ms = strtoull(argv[++i], NULL, 10);
-        } else if (!strcmp(a, "--run")) {
+                a->opts.poll_interval_ms = strtoull(argv[++i], NULL, 10);
+        } else if (!strcmp(o, "--run")) {
             cli.run = argv[++i];
-        } else if (!strcmp(a, "--signal") && parse_signal(val) > 0) {
+        } else if (!strcmp(o, "--signal") && parse_signal(val) > 0) {
             cli.sig = parse_signal(argv[++i]);
-        } else if (!strcmp(a, "--pid") && is_number(val)) {
+        } else if (!strcmp(o, "--pid") && is_number(val)) {
             cli.pid = (pid_t)atol(argv[++i]);
-        } else if (!strcmp(a, "--pid-file")) {
+        } else if (!strcmp(o, "--pid-file")) {
             cli.pid_file = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "wm-filemonitor: bad option or value: %s%s%s\n\n", a, val ? " " : "",
-                    needs && val ? val : "");
+        } else if (o[0] == '-' && o[1]) {
+            fprintf(stderr, "wm-filemonitor: bad option or value: %s%s%s\n\n", o, needs ? " " : "",
+                    needs ? val : "");
             usage(stderr);
             return 2;
         } else {
-            paths[np++] = a;
+            a->paths[a->np++] = o;
         }
     }
-    if (!np || (!cli.run && !cli.pid && !cli.pid_file)) {
+    if (!a->np || (!cli.run && !cli.pid && !cli.pid_file)) {
         fprintf(stderr, "wm-filemonitor: %s\n\n",
-                np ? "give --run CMD, --pid PID or --pid-file FILE" : "give a PATH to watch");
+                a->np ? "give --run CMD, --pid PID or --pid-file FILE" : "give a PATH to watch");
         usage(stderr);
         return 2;
     }
-    wm_fm_t *fm = wm_fm_new(&opts, on_change, NULL);
+    return -1;
+}
+
+static int watch(const args_t *a)
+{
+    wm_fm_t *fm = wm_fm_new(&a->opts, on_change, NULL);
     int rc = fm ? WM_OK : WM_ENOMEM;
-    for (size_t i = 0; rc == WM_OK && i < ni; i++)
-        rc = wm_fm_include(fm, incl[i]);
-    for (size_t i = 0; rc == WM_OK && i < ne; i++)
-        rc = wm_fm_exclude(fm, excl[i]);
-    for (size_t i = 0; rc == WM_OK && i < np; i++)
-        if ((rc = wm_fm_watch_add(fm, paths[i])) != WM_OK)
-            fprintf(stderr, "wm-filemonitor: cannot watch %s: %s\n", paths[i],
+    for (size_t i = 0; rc == WM_OK && i < a->ni; i++)
+        rc = wm_fm_include(fm, a->incl[i]);
+    for (size_t i = 0; rc == WM_OK && i < a->ne; i++)
+        rc = wm_fm_exclude(fm, a->excl[i]);
+    for (size_t i = 0; rc == WM_OK && i < a->np; i++)
+        if ((rc = wm_fm_watch_add(fm, a->paths[i])) != WM_OK)
+            fprintf(stderr, "wm-filemonitor: cannot watch %s: %s\n", a->paths[i],
                     *wm_fm_last_error(fm) ? wm_fm_last_error(fm) : wm_strerror(rc));
     if (rc == WM_OK) {
         fprintf(stderr, "wm-filemonitor: watching %zu director%s (%s)\n", wm_fm_dir_count(fm),
@@ -229,8 +235,19 @@ int main(int argc, char **argv)
     }
     wm_fm_free(fm);
     wm_loop_free();
-    free(incl);
-    free(excl);
-    free(paths);
     return rc == WM_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    args_t a = {.incl = calloc((size_t)argc, sizeof(char *)),
+                .excl = calloc((size_t)argc, sizeof(char *)),
+                .paths = calloc((size_t)argc, sizeof(char *))};
+    int rc = a.incl && a.excl && a.paths ? parse_args(argc, argv, &a) : 1;
+    if (rc < 0)
+        rc = watch(&a);
+    free(a.incl);
+    free(a.excl);
+    free(a.paths);
+    return rc;
 }

@@ -115,7 +115,8 @@ static int snapshot(wm_fm_t *fm, const wm__fm_root_t *root, listing_t *out)
         listing_free(out);
         return rc;
     }
-    qsort(out->v, out->n, sizeof *out->v, entry_cmp);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, entry_cmp);
     return WM_OK;
 }
 

@@ -2,7 +2,7 @@
 /* wm_fm_tests: the file monitor's behaviour, one table of scenarios run
  * against both backends (each scenario is a case "inotify_NAME" and
  * "poll_NAME"). A scenario prepares a fresh temporary tree, starts a
- * monitor (debounce 100 ms, polling every 40 ms), acts on the tree, runs
+ * monitor (debounce 150 ms, polling every 40 ms), acts on the tree, runs
  * the loop until the expected number of callbacks came (and 250 ms more, to
  * catch an extra one) and then checks which paths were reported with which
  * bits, which were not, and how many directories are watched. The last
@@ -20,9 +20,9 @@
 #include "wm/filemonitor.h"
 #include "fm_int.h"
 
-#define DEBOUNCE_MS 100
+#define DEBOUNCE_MS 150
 #define POLL_MS 40
-#define LATE_MS 350   /* when a scenario's late action runs */
+#define LATE_MS 450   /* when a scenario's late action runs */
 #define SETTLE_MS 250 /* after the last expected callback */
 #define GIVE_UP_MS 4000
 
