@@ -26,6 +26,10 @@
  * Editors' scratch files (*.swp, *.swx, *~, .#*, 4913) are excluded unless
  * WM_FM_NO_DEFAULT_EXCLUDES is set.
  *
+ * Callbacks: the change callback runs on the loop, never from inside a
+ * wm_fm_* call, once per burst; after wm_fm_free() it never runs again (the
+ * changes still pending are dropped: a monitor has no requests to cancel).
+ *
  * Ownership: strings passed in are copied. The change list given to the
  * callback is borrowed for the callback's duration. A monitor lives until
  * wm_fm_free(), which may be called from its own callback; wm_loop_free()
@@ -105,8 +109,9 @@ int wm_fm_exclude(wm_fm_t *fm, const char *pattern);
  * errno (WM_ENOENT, -ENOTDIR, …), or -ENOSPC when inotify's watch limit was
  * hit: the message, in wm_fm_last_error() and the log, names the limit
  * ("raise fs.inotify.max_user_watches (now N) or use the polling
- * backend"). With WM_FM_BACKEND_AUTO the monitor then switches to polling
- * for every root and returns WM_OK. */
+ * backend"); the directories watched before the limit stay watched. With
+ * WM_FM_BACKEND_AUTO the monitor instead switches to polling for every root
+ * and returns WM_OK. */
 int wm_fm_watch_add(wm_fm_t *fm, const char *dir);
 
 /* Facts. */
