@@ -81,10 +81,21 @@ static void saved_session(const char *n, char id[WM_HTTP_SESSION_ID_LEN + 1])
 }
 
 /* The names in the store's folder, sorted into one string ("a b c"). */
+/* Byte order, whatever the locale (alphasort uses strcoll). */
+static int name_order(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int str_order(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static void folder_names(const char *dir, char *out, size_t cap)
 {
     struct dirent **list;
-    int n = scandir(dir, &list, NULL, alphasort);
+    int n = scandir(dir, &list, NULL, name_order);
     ASSERT(n >= 0);
     out[0] = '\0';
     for (int i = 0; i < n; i++) {
@@ -565,8 +576,13 @@ static void file_gc_own_files_only(void)
     saved_session("fresh", id);
     ASSERT_EQ(wm_http_session_store_gc(st, 60), 1); /* the temporary file is not counted */
     folder_names(storedir, got, sizeof got);
-    snprintf(want, sizeof want,
-             ".sess_CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC notes.txt sess_%s sess_short ", id);
+    /* The fresh session's random id sorts anywhere among the others. */
+    char fresh[64];
+    snprintf(fresh, sizeof fresh, "sess_%s", id);
+    const char *left[] = {".sess_CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC", "notes.txt", fresh,
+                          "sess_short"};
+    qsort(left, 4, sizeof *left, str_order);
+    snprintf(want, sizeof want, "%s %s %s %s ", left[0], left[1], left[2], left[3]);
     ASSERT_STR_EQ(got, want);
 }
 

@@ -46,7 +46,10 @@ static wm_timer_id_t bp_timer;
 static size_t bp_written;
 
 #define BP_PIECE 16384
-#define BP_TOTAL (4 * 1024 * 1024)
+/* Well past what the kernel can hold between the two sockets (a send buffer
+ * autotuned up to tcp_wmem's 4 MiB, plus the reader's window), so the
+ * connection's own queue must fill. */
+#define BP_TOTAL (16 * 1024 * 1024)
 
 static void produce(wm_timer_id_t id, void *ud)
 {
@@ -276,7 +279,7 @@ static uint64_t now_ms(void)
 static client_t *client_new(const wm_worker_t *w)
 {
     client_t *c = calloc(1, sizeof *c);
-    c->cap = 8 * 1024 * 1024;
+    c->cap = BP_TOTAL + 1024 * 1024;
     c->buf = malloc(c->cap);
     c->buf[0] = '\0';
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
