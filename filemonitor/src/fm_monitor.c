@@ -105,7 +105,8 @@ static void log_output_lines(monitor_t *m, bool all)
 static void build_done(monitor_t *m)
 {
     log_output_lines(m, true);
-    event_free(m->out_ev);
+    if (m->out_ev)
+        event_free(m->out_ev);
     close(m->out_fd);
     m->out_ev = NULL;
     m->out_fd = -1;
