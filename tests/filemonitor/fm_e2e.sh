@@ -15,10 +15,10 @@ WM_TEST_NAME=filemonitor_e2e
 source "$(dirname "$0")/../libwm_process/proc_lib.sh"
 
 CC_SH=$BIN/wm_fm_cc.sh
-[ -x "$CC_SH" ] || fail "no $CC_SH"
+[ -f "$CC_SH" ] || fail "no $CC_SH"
 mkdir "$T/src"
 cp "$HERE/../filemonitor/fm_app.c" "$T/src/app.c"
-BUILD="$CC_SH $T/src/app.c -o $T/app.tmp && mv -f $T/app.tmp $T/app"
+BUILD="sh $CC_SH $T/src/app.c -o $T/app.tmp && mv -f $T/app.tmp $T/app"
 sh -c "$BUILD" || fail "the first build failed"
 FIX=$T/app # fixture() and status_json() drive this program
 
