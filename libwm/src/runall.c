@@ -20,6 +20,7 @@
 static wm__settings_t settings = {.stop_timeout_ms = 30000};
 static wm_role_t role = WM_ROLE_SINGLE;
 static bool stop_requested;
+static pid_t master_pid; /* in a worker process: the master that started it */
 
 wm__settings_t *wm__settings(void)
 {
@@ -161,6 +162,36 @@ void wm_stop_all(void)
         wm_loop_stop();
 }
 
+int wm_reload_request(bool graceful)
+{
+    int sig = graceful ? SIGUSR2 : SIGUSR1;
+    pid_t to;
+    if (role == WM_ROLE_WORKER)
+        to = master_pid > 0 ? master_pid : getppid();
+    else if (role == WM_ROLE_MASTER)
+        to = getpid();
+    else {
+        wm_log_warn("reload requested, but this program runs no master (wm_run_all start)");
+        return WM_EINVAL;
+    }
+    if (kill(to, sig) < 0) {
+        int err = -errno;
+        wm_log_error("cannot ask the master (pid %d) to reload: %s", (int)to, wm_strerror(err));
+        return err;
+    }
+    return WM_OK;
+}
+
+bool wm_daemonized(void)
+{
+    return settings.daemon;
+}
+
+void wm_set_memory_limit(uint64_t bytes)
+{
+    settings.memory_limit = bytes;
+}
+
 static int finish(int rc)
 {
     wm__worker_free_all();
@@ -175,6 +206,7 @@ static int run_worker_process(const char *spec)
     snprintf(copy, sizeof copy, "%s", spec);
     const char *m = getenv(WM_ENV_SETTINGS);
     pid_t master = m ? (pid_t)atoi(m) : 0;
+    master_pid = master;
     /* Processes the worker starts itself must not take it for their own. */
     unsetenv(WM_ENV_WORKER);
     unsetenv(WM_ENV_SETTINGS);
@@ -225,6 +257,7 @@ int wm_run_all(int argc, char **argv)
         return 1;
     }
     default_paths();
+    settings.daemon = cl.daemon;
     const char *spec = getenv(WM_ENV_WORKER);
     if (spec) {
         /* A daemon's workers log where the master does; their stderr is the

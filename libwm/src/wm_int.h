@@ -273,6 +273,7 @@ struct wm_worker {
     int count;
     int id;
     bool reuse_port;
+    bool unbound; /* made with no URL: accepts nothing */
     bool listening, started;
     int fd;
     uint16_t port;

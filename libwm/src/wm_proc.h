@@ -22,7 +22,8 @@ typedef struct wm__settings {
     char log_file[4096];
     char stdout_file[4096];
     uint64_t stop_timeout_ms;
-    bool daemon;
+    uint64_t memory_limit; /* bytes of RSS a worker process may use; 0: no limit */
+    bool daemon;           /* start -d */
 } wm__settings_t;
 wm__settings_t *wm__settings(void);
 /* "<pid file>.sock": the master's control socket. */

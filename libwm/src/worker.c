@@ -28,8 +28,45 @@ wm_worker_t *wm__worker_at(int index)
     return w;
 }
 
+/* A worker with no address (Workerman's `new Worker()`): its processes run
+ * on_worker_start and timers of their own but accept nothing. */
+static wm_worker_t *worker_new_unbound(void)
+{
+    wm_worker_t *w = calloc(1, sizeof *w);
+    if (!w || !(w->url_text = strdup("none")) || !(w->name = strdup("none"))) {
+        if (w)
+            free(w->url_text);
+        free(w);
+        wm_log_error("cannot make a worker: out of memory");
+        return NULL;
+    }
+    w->unbound = true;
+    w->proto = &wm_protocol_tcp;
+    return w;
+}
+
+static void worker_append(wm_worker_t *w)
+{
+    w->count = 1;
+    w->fd = -1;
+    w->max_send_buffer = WM_DEFAULT_MAX_SEND_BUFFER;
+    w->max_package = WM_DEFAULT_MAX_PACKAGE;
+    w->tls_handshake_ms = WM_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    w->reloadable = true;
+    wm_worker_t **tail = &workers_head;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = w;
+}
+
 wm_worker_t *wm_worker_new(const char *url)
 {
+    if (!url) {
+        wm_worker_t *w = worker_new_unbound();
+        if (w)
+            worker_append(w);
+        return w;
+    }
     wm__url_t u;
     if (wm__url_parse(url, &u) != WM_OK) {
         wm_log_error("bad listen URL '%s': %s", url ? url : "(null)", wm_strerror(WM_EBADURL));
@@ -52,16 +89,7 @@ wm_worker_t *wm_worker_new(const char *url)
     }
     w->url = u;
     w->proto = proto;
-    w->count = 1;
-    w->fd = -1;
-    w->max_send_buffer = WM_DEFAULT_MAX_SEND_BUFFER;
-    w->max_package = WM_DEFAULT_MAX_PACKAGE;
-    w->tls_handshake_ms = WM_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS;
-    w->reloadable = true;
-    wm_worker_t **tail = &workers_head;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = w;
+    worker_append(w);
     return w;
 }
 
@@ -366,7 +394,7 @@ fail:;
 
 int wm_worker_listen(wm_worker_t *w)
 {
-    if (w->listening)
+    if (w->listening || w->unbound)
         return WM_OK;
     if (w->url.tls && !w->tls_ctx) {
         wm_log_error("worker %s: cannot listen on %s: a +tls URL needs a certificate "
@@ -473,16 +501,8 @@ static void on_acceptable(evutil_socket_t lfd, short what, void *arg)
     }
 }
 
-int wm_worker_start(wm_worker_t *w)
+static int accept_start(wm_worker_t *w, struct event_base *base)
 {
-    if (w->started)
-        return WM_OK;
-    struct event_base *base = wm__base();
-    if (!base)
-        return WM_ENOMEM;
-    int rc = wm_worker_listen(w);
-    if (rc != WM_OK)
-        return rc;
     bool udp = w->url.transport == WM_TR_UDP;
     if (udp && !w->udp_peer) {
         w->udp_peer = wm__conn_alloc(WM_KIND_UDP_PEER, w->proto, w->max_package, 0);
@@ -495,6 +515,21 @@ int wm_worker_start(wm_worker_t *w)
                              udp ? wm__udp_worker_on_readable : on_acceptable, w);
     if (!w->accept_ev || event_add(w->accept_ev, NULL) < 0)
         return WM_ENOMEM;
+    return WM_OK;
+}
+
+int wm_worker_start(wm_worker_t *w)
+{
+    if (w->started)
+        return WM_OK;
+    struct event_base *base = wm__base();
+    if (!base)
+        return WM_ENOMEM;
+    int rc = wm_worker_listen(w);
+    if (rc == WM_OK && !w->unbound)
+        rc = accept_start(w, base);
+    if (rc != WM_OK)
+        return rc;
     w->started = true;
     wm_log_debug("worker %s listening on %s (port %u)", w->name, w->url_text, w->port);
     if (w->on_start)

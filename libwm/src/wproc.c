@@ -201,10 +201,40 @@ static void on_ctl_close(wm_conn_t *c, void *ud)
     begin_end(false, false);
 }
 
+/* The memory watchdog (wm_set_memory_limit), as webman's monitor: a process
+ * over the limit ends as on a reload (each connection closes once idle) and
+ * the master starts a fresh one. Non-reloadable workers keep state a restart
+ * would lose, so they are only warned about. */
+static void check_memory(void)
+{
+    uint64_t limit = wm__settings()->memory_limit;
+    if (!limit || ending || !self)
+        return;
+    uint64_t rss = (uint64_t)rss_kb() * 1024;
+    if (rss <= limit)
+        return;
+    if (!self->reloadable) {
+        static bool warned;
+        if (!warned)
+            wm_log_warn("worker %s process %d uses %llu KB, over the memory limit of %llu KB; "
+                        "not restarted (the worker is not reloadable)",
+                        self->name, (int)getpid(), (unsigned long long)(rss / 1024),
+                        (unsigned long long)(limit / 1024));
+        warned = true;
+        return;
+    }
+    wm_log_warn("worker %s process %d uses %llu KB, over the memory limit of %llu KB: "
+                "restarting it",
+                self->name, (int)getpid(), (unsigned long long)(rss / 1024),
+                (unsigned long long)(limit / 1024));
+    begin_end(false, true);
+}
+
 static void on_qps_tick(evutil_socket_t fd, short what, void *arg)
 {
     qps = (double)(n_requests - last_requests);
     last_requests = n_requests;
+    check_memory();
 }
 
 /* ---- signals (a user may signal a worker directly, as with Workerman) ----- */

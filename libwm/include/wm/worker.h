@@ -27,7 +27,10 @@ extern "C" {
 typedef void (*wm_worker_cb)(wm_worker_t *w, void *user_data);
 
 /* Makes a worker for `url` (copied). Returns NULL on a bad URL or an unknown
- * scheme; the reason is logged. Nothing listens until the worker starts. */
+ * scheme; the reason is logged. Nothing listens until the worker starts.
+ * With `url` NULL the worker listens on nothing (Workerman's `new Worker()`):
+ * its processes run on_worker_start, timers and outgoing connections only,
+ * and its URL reads "none". */
 wm_worker_t *wm_worker_new(const char *url);
 
 /* Stops the worker if it runs (see wm_worker_stop) and frees it. */
@@ -152,6 +155,26 @@ void wm_set_pid_file(const char *path);
 void wm_set_log_file(const char *path);
 void wm_set_stdout_file(const char *path);
 void wm_set_stop_timeout(uint64_t ms);
+
+/* The memory watchdog: a worker process whose resident memory (RSS, from
+ * /proc/self/statm, checked every second) goes over `bytes` logs it and ends
+ * as on a plain reload (each connection closes once idle), and the master
+ * starts a fresh process in its place. Processes of non-reloadable workers
+ * are only warned about, once. 0 (the default) turns it off. Set it before
+ * wm_run_all(), in code that runs in every process. */
+void wm_set_memory_limit(uint64_t bytes);
+
+/* Asks this program's master for a reload, as `reload` (or `reload -g` when
+ * `graceful`) does: the master replaces the reloadable workers' processes
+ * with the program now on disk. From a worker process it signals the master
+ * that started it (SIGUSR1 / SIGUSR2); in the master, itself. Returns WM_OK
+ * once the signal is sent (the reload runs later, in the master), WM_EINVAL
+ * when no master runs (WM_ROLE_SINGLE), or the kill() error. */
+int wm_reload_request(bool graceful);
+
+/* Whether the program was started as a daemon (`start -d`), in the master
+ * and in its worker processes. */
+bool wm_daemonized(void);
 
 /* Which process is this? WM_ROLE_SINGLE in programs that never called
  * wm_run_all (tests and embedders using wm_worker_start). */
