@@ -93,6 +93,7 @@ void wm__conn_dispatch(wm_conn_t *c)
         }
     }
     c->dispatching = false;
+    wm__conn_flush_batch(c);
 }
 
 /* The peer will send nothing more: deliver what is left, then close once
