@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,7 +59,8 @@ typedef struct op {
     uint32_t klen;
     size_t vlen;
     bool del;
-    char *data; /* key bytes, then value bytes */
+    bool superseded; /* a later write of the same key is in the batch */
+    char *data;      /* key bytes, then value bytes */
 } op_t;
 
 typedef struct opvec {
@@ -76,8 +78,11 @@ struct wm__gd_persist {
     bool started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    opvec_t queue; /* under mu */
-    bool stopping; /* under mu */
+    opvec_t queue;   /* under mu */
+    bool stopping;   /* under mu */
+    uint32_t *slots; /* the writer's: batch_dedup's table */
+    size_t nslots;
+    uint64_t seed;
 
     uint64_t next_seq; /* the loop's */
     _Atomic uint64_t committed, commits, rows, failures, queued;
@@ -157,6 +162,8 @@ wm__gd_persist_t *wm__gd_persist_open(const char *path, wm__gd_durability_t dura
     }
     p->durability = durability;
     p->efd = -1;
+    if (getrandom(&p->seed, sizeof p->seed, 0) != (ssize_t)sizeof p->seed)
+        p->seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull;
     snprintf(p->path, sizeof p->path, "%s", path);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
@@ -259,12 +266,53 @@ static int apply_op(wm__gd_persist_t *p, const op_t *o)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* One transaction for the whole batch. */
-static int commit_batch(wm__gd_persist_t *p, const opvec_t *b)
+static bool same_key(const op_t *a, const op_t *b)
+{
+    return a->klen == b->klen && memcmp(a->data, b->data, a->klen) == 0;
+}
+
+/* Marks every write that a later write of the same key in the batch
+ * replaces. An open-addressing table of op indexes (+1; 0 is empty), at
+ * most half full, walked from the newest op back. Without memory for the
+ * table nothing is marked: every op is applied, in order, as before. */
+static void batch_dedup(wm__gd_persist_t *p, opvec_t *b)
+{
+    size_t need = 16;
+    while (need < 2 * b->len)
+        need *= 2;
+    if (need > p->nslots) {
+        uint32_t *t = realloc(p->slots, need * sizeof *t);
+        if (!t)
+            return;
+        p->slots = t;
+        p->nslots = need;
+    }
+    size_t mask = need - 1;
+    memset(p->slots, 0, need * sizeof *p->slots);
+    for (size_t i = b->len; i-- > 0;) {
+        op_t *o = &b->v[i];
+        size_t j = wm__gd_hash_key(p->seed, o->data, o->klen) & mask;
+        for (; p->slots[j]; j = (j + 1) & mask)
+            if (same_key(&b->v[p->slots[j] - 1], o))
+                break;
+        o->superseded = p->slots[j] != 0;
+        if (!o->superseded)
+            p->slots[j] = (uint32_t)(i + 1);
+    }
+}
+
+/* One transaction for the whole batch. Returns the SQLite result; *rows is
+ * how many rows it wrote. */
+static int commit_batch(wm__gd_persist_t *p, const opvec_t *b, size_t *rows)
 {
     int rc = sqlite3_exec(p->db, "BEGIN", NULL, NULL, NULL);
-    for (size_t i = 0; rc == SQLITE_OK && i < b->len; i++)
+    *rows = 0;
+    for (size_t i = 0; rc == SQLITE_OK && i < b->len; i++) {
+        if (b->v[i].superseded)
+            continue;
         rc = apply_op(p, &b->v[i]);
+        (*rows)++;
+    }
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(p->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -290,10 +338,12 @@ static bool stopping(wm__gd_persist_t *p)
     return s;
 }
 
-static void commit_with_retry(wm__gd_persist_t *p, const opvec_t *b)
+static void commit_with_retry(wm__gd_persist_t *p, opvec_t *b)
 {
+    size_t rows = 0;
+    batch_dedup(p, b);
     for (int tries_while_stopping = 0;;) {
-        if (commit_batch(p, b) == SQLITE_OK)
+        if (commit_batch(p, b, &rows) == SQLITE_OK)
             break;
         atomic_fetch_add(&p->failures, 1);
         if (stopping(p) && ++tries_while_stopping >= STOP_RETRIES) {
@@ -303,7 +353,7 @@ static void commit_with_retry(wm__gd_persist_t *p, const opvec_t *b)
         sleep_ms(RETRY_MS);
     }
     atomic_fetch_add(&p->commits, 1);
-    atomic_fetch_add(&p->rows, b->len);
+    atomic_fetch_add(&p->rows, rows);
     atomic_fetch_sub(&p->queued, b->len);
     atomic_store(&p->committed, b->v[b->len - 1].seq);
     uint64_t one = 1;
@@ -401,7 +451,8 @@ static uint64_t enqueue(wm__gd_persist_t *p, bool del, const char *key, size_t k
         p->queue.cap = cap;
     }
     uint64_t seq = ++p->next_seq;
-    p->queue.v[p->queue.len++] = (op_t){seq, exp, (uint32_t)klen, vlen, del, data};
+    p->queue.v[p->queue.len++] = (op_t){
+        .seq = seq, .exp = exp, .klen = (uint32_t)klen, .vlen = vlen, .del = del, .data = data};
     if (p->queue.len == 1)
         pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -451,6 +502,7 @@ void wm__gd_persist_close(wm__gd_persist_t *p)
         close(p->efd);
     ops_clear(&p->queue);
     free(p->queue.v);
+    free(p->slots);
     sqlite3_finalize(p->put);
     sqlite3_finalize(p->del);
     sqlite3_close(p->db);

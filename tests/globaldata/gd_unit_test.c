@@ -3,8 +3,12 @@
  * the validating pre-scan against bombs and truncation (every prefix of
  * valid input), request and response decoding with their error reasons,
  * value equality across encodings, and the store's hash, ordered scan with
- * a cursor, and expiry heap. */
+ * a cursor, and expiry heap; the writer's batches (gd_persist.c): only the
+ * last write of a key in a batch is applied, and the file ends up right. */
 #include "wm_test.h"
+
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "gd_int.h"
 
@@ -250,12 +254,81 @@ static void test_store(void)
     wm__gd_store_free(s);
 }
 
+static const char *value_of(wm__gd_store_t *s, const char *key)
+{
+    static char buf[64];
+    size_t vlen;
+    wm__gd_entry_t *e = wm__gd_store_find(s, key, strlen(key), 0);
+    if (!e)
+        return NULL;
+    const char *v = wm__gd_entry_value(e, &vlen);
+    snprintf(buf, sizeof buf, "%.*s", (int)vlen, v);
+    return buf;
+}
+
+/* Writes queued before the writer starts form one batch: repeated keys
+ * collapse to their last write, puts and deletes alike, and the file holds
+ * exactly what the order of writes says. */
+static void test_persist_batch(void)
+{
+    char dir[] = "/tmp/wm-gd-unit.XXXXXX", path[64], err[256];
+    ASSERT(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/gd.db", dir);
+    wm__gd_persist_t *p = wm__gd_persist_open(path, WM_GD_DURABILITY_FULL, err, sizeof err);
+    ASSERT(p != NULL);
+    uint64_t seq = 0;
+    for (int i = 0; i < 1000; i++) { /* a: 1000 writes, the last "\xa3999" */
+        char v[8];
+        int n = snprintf(v, sizeof v, "%c%d", (char)(0xa0 | (i < 10 ? 1 : i < 100 ? 2 : 3)), i);
+        seq = wm__gd_persist_put(p, "a", 1, v, (size_t)n, 0);
+    }
+    wm__gd_persist_put(p, "b", 1, "\x01", 1, 0);
+    wm__gd_persist_del(p, "b", 1); /* b: put, then delete */
+    wm__gd_persist_del(p, "c", 1); /* c: delete, then put */
+    wm__gd_persist_put(p, "c", 1, "\x03", 1, 0);
+    wm__gd_persist_put(p, "cc", 2, "\x04", 1, 0); /* a different key of the same start */
+    seq = wm__gd_persist_put(p, "", 0, "\xc0", 1, 0);
+    ASSERT_EQ(seq, 1006);
+    ASSERT_EQ(wm__gd_persist_start(p, NULL, NULL), WM_OK);
+    wm__gd_persist_stats_t st;
+    for (int i = 0; i < 500; i++) {
+        wm__gd_persist_get_stats(p, &st);
+        if (st.committed == seq)
+            break;
+        usleep(10000);
+    }
+    ASSERT_EQ(st.committed, seq);
+    ASSERT_EQ(st.commits, 1);
+    ASSERT_EQ(st.rows, 5); /* a, b (delete), c, cc and "" */
+    ASSERT_EQ(st.queued, 0);
+    wm__gd_persist_close(p);
+
+    p = wm__gd_persist_open(path, WM_GD_DURABILITY_FULL, err, sizeof err);
+    ASSERT(p != NULL);
+    wm__gd_store_t *s = wm__gd_store_new(NULL, NULL);
+    size_t loaded, dropped;
+    ASSERT_EQ(wm__gd_persist_load(p, s, 0, &loaded, &dropped, err, sizeof err), WM_OK);
+    ASSERT_EQ(loaded, 4);
+    ASSERT_STR_EQ(value_of(s, "a"), "\xa3"
+                                    "999");
+    ASSERT(value_of(s, "b") == NULL);
+    ASSERT_STR_EQ(value_of(s, "c"), "\x03");
+    ASSERT_STR_EQ(value_of(s, "cc"), "\x04");
+    ASSERT_STR_EQ(value_of(s, ""), "\xc0");
+    wm__gd_store_free(s);
+    wm__gd_persist_close(p);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ASSERT_EQ(system(cmd), 0);
+}
+
 static const wm_test_case_t cases[] = {{"check_bombs", test_check_bombs},
                                        {"check_prefixes", test_check_prefixes},
                                        {"req_decode", test_req_decode},
                                        {"resp_roundtrip", test_resp_roundtrip},
                                        {"equal", test_equal},
                                        {"store", test_store},
+                                       {"persist_batch", test_persist_batch},
                                        {NULL, NULL}};
 
 int main(int argc, char **argv)
