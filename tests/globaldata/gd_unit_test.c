@@ -4,13 +4,17 @@
  * valid input), request and response decoding with their error reasons,
  * value equality across encodings, and the store's hash, ordered scan with
  * a cursor, and expiry heap; the writer's batches (gd_persist.c): only the
- * last write of a key in a batch is applied, and the file ends up right. */
+ * last write of a key in a batch is applied, and the file ends up right;
+ * globaldata-cli's JSON <-> MessagePack mapping (gd_json.c) for what JSON
+ * cannot say (bin, ext, keys that are not strings, bytes that are not
+ * UTF-8) and for numbers at the edges. */
 #include "wm_test.h"
 
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "gd_int.h"
+#include "gd_json.h"
 
 static size_t unhex(const char *hex, char *out)
 {
@@ -322,6 +326,78 @@ static void test_persist_batch(void)
     ASSERT_EQ(system(cmd), 0);
 }
 
+/* MessagePack (hex) to JSON; NULL when refused. */
+static const char *mp_json(const char *hex)
+{
+    static char out[512];
+    char b[256];
+    size_t n = unhex(hex, b);
+    wm_json_writer_t *w = wm_json_writer_new();
+    ASSERT(w != NULL);
+    int rc = wm__gd_msgpack_to_json(b, n, w);
+    const char *text = rc == WM_OK ? wm_json_writer_text(w, NULL) : NULL;
+    if (text)
+        snprintf(out, sizeof out, "%s", text);
+    wm_json_writer_free(w);
+    return text ? out : NULL;
+}
+
+/* JSON to MessagePack, as hex without spaces; NULL when refused. */
+static const char *json_mp(const char *json)
+{
+    static char out[512];
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    wm_json_error_t err;
+    int rc = wm__gd_json_to_msgpack(json, strlen(json), &sb, &err);
+    for (size_t i = 0; i < sb.size && 2 * i + 2 < sizeof out; i++)
+        snprintf(out + 2 * i, 3, "%02x", (unsigned char)sb.data[i]);
+    out[2 * sb.size < sizeof out ? 2 * sb.size : 0] = '\0';
+    if (rc != WM_OK)
+        ASSERT_EQ(sb.size, 0); /* nothing half-written */
+    msgpack_sbuffer_destroy(&sb);
+    return rc == WM_OK ? out : NULL;
+}
+
+static void test_json_values(void)
+{
+    /* What JSON cannot say: bin (here not UTF-8: Latin-1), ext, float32,
+     * keys that are not strings, a container key inside such a key. */
+    ASSERT_STR_EQ(mp_json("83 a16b c402fffe 05 93c0d40102ca3f800000 9101 81c301"),
+                  "{\"k\":\"\xc3\xbf\xc3\xbe\",\"5\":[null,null,1.0],\"[1]\":{\"true\":1}}");
+    ASSERT_STR_EQ(mp_json("81 91 81 9101 02 00"), "{\"[{\\\"[...]\\\":2}]\":0}");
+    ASSERT_STR_EQ(mp_json("a3 61ff62"), "\"a\xc3\xbf"
+                                        "b\""); /* str that is not UTF-8 */
+    ASSERT_STR_EQ(mp_json("cf ffffffffffffffff"), "18446744073709551615");
+    ASSERT_STR_EQ(mp_json("d3 8000000000000000"), "-9223372036854775808");
+    ASSERT(mp_json("91") == NULL);   /* cut short */
+    ASSERT(mp_json("0102") == NULL); /* two objects */
+    ASSERT(mp_json("") == NULL);
+
+    /* Numbers: int64, then uint64, then float64. */
+    ASSERT_STR_EQ(json_mp("[1,-1,18446744073709551615]"), "9301ffcfffffffffffffffff");
+    ASSERT_STR_EQ(json_mp("-9223372036854775808"), "d38000000000000000");
+    ASSERT_STR_EQ(json_mp("-9223372036854775809"), "cbc3e0000000000000");
+    ASSERT_STR_EQ(json_mp("18446744073709551616"), "cb43f0000000000000");
+    ASSERT_STR_EQ(json_mp("1.0"), "cb3ff0000000000000");
+    /* Strings decoded, "\u0000" kept; objects in order with duplicates. */
+    ASSERT_STR_EQ(json_mp("\"\\u00eb\\ud83d\\ude00\\u0000\""), "a7c3abf09f988000");
+    ASSERT_STR_EQ(json_mp("{\"a\":1,\"a\":2}"), "82a16101a16102");
+    ASSERT(json_mp("[1,") == NULL);
+    ASSERT(json_mp("\"\\ud800\"") == NULL);
+    ASSERT(json_mp("1e400") == NULL);
+    /* Nesting: what the server takes, and one level more refused. */
+    char deep[200];
+    memset(deep, '[', 63);
+    memset(deep + 63, ']', 63);
+    deep[126] = '\0';
+    ASSERT(json_mp(deep) != NULL);
+    memset(deep, '[', 64);
+    memset(deep + 64, ']', 64);
+    deep[128] = '\0';
+    ASSERT(json_mp(deep) == NULL);
+}
+
 static const wm_test_case_t cases[] = {{"check_bombs", test_check_bombs},
                                        {"check_prefixes", test_check_prefixes},
                                        {"req_decode", test_req_decode},
@@ -329,6 +405,7 @@ static const wm_test_case_t cases[] = {{"check_bombs", test_check_bombs},
                                        {"equal", test_equal},
                                        {"store", test_store},
                                        {"persist_batch", test_persist_batch},
+                                       {"json_values", test_json_values},
                                        {NULL, NULL}};
 
 int main(int argc, char **argv)
