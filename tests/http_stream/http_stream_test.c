@@ -46,7 +46,10 @@ static wm_timer_id_t bp_timer;
 static size_t bp_written;
 
 #define BP_PIECE 16384
-#define BP_TOTAL (4 * 1024 * 1024)
+/* More than the kernel alone can hold: the server's send buffer grows to
+ * net.ipv4.tcp_wmem's maximum (4 MiB by default) even towards a small
+ * receive window, and the queue must fill past that. */
+#define BP_TOTAL (12 * 1024 * 1024)
 
 static void produce(wm_timer_id_t id, void *ud)
 {
@@ -276,7 +279,7 @@ static uint64_t now_ms(void)
 static client_t *client_new(const wm_worker_t *w)
 {
     client_t *c = calloc(1, sizeof *c);
-    c->cap = 8 * 1024 * 1024;
+    c->cap = BP_TOTAL + 4 * 1024 * 1024; /* the whole back_pressure stream */
     c->buf = malloc(c->cap);
     c->buf[0] = '\0';
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
