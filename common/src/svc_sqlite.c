@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,6 +113,10 @@ struct wm__svc_writer {
     int interval_ms;
     wm__svc_apply_cb apply;
     void *apply_ud;
+    bool last_write_wins;  /* wm__svc_writer_last_write_wins */
+    uint32_t *slots;       /* the writer thread's: mark_superseded's table */
+    size_t nslots;
+    uint64_t seed;
 
     pthread_t thread;
     bool started;
@@ -136,12 +141,64 @@ static void ops_clear(opvec_t *v)
     v->len = 0;
 }
 
+void wm__svc_writer_last_write_wins(wm__svc_writer_t *w)
+{
+    w->last_write_wins = true;
+    if (getrandom(&w->seed, sizeof w->seed, 0) != (ssize_t)sizeof w->seed)
+        w->seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull;
+}
+
+/* FNV-1a over the key, from a random seed (keys come from clients). */
+static uint64_t key_hash(uint64_t seed, const char *k, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ seed;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)k[i]) * 0x100000001b3ull;
+    return h ^ (h >> 29);
+}
+
+static bool same_key(const wm__svc_op_t *a, const wm__svc_op_t *b)
+{
+    return a->klen == b->klen && memcmp(a->data, b->data, a->klen) == 0;
+}
+
+/* Marks every write that a later write of the same key in the batch
+ * replaces: an open-addressing table of op indexes (+1; 0 is empty), at most
+ * half full, walked from the newest op back. Without memory for the table
+ * nothing is marked and every write is applied, in order. */
+static void mark_superseded(wm__svc_writer_t *w, opvec_t *b)
+{
+    size_t need = 16;
+    while (need < 2 * b->len)
+        need *= 2;
+    if (need > w->nslots) {
+        uint32_t *t = realloc(w->slots, need * sizeof *t);
+        if (!t)
+            return;
+        w->slots = t;
+        w->nslots = need;
+    }
+    size_t mask = need - 1;
+    memset(w->slots, 0, need * sizeof *w->slots);
+    for (size_t i = b->len; i-- > 0;) {
+        wm__svc_op_t *o = &b->v[i];
+        size_t j = key_hash(w->seed, o->data, o->klen) & mask;
+        for (; w->slots[j]; j = (j + 1) & mask)
+            if (same_key(&b->v[w->slots[j] - 1], o))
+                break;
+        o->superseded = w->slots[j] != 0;
+        if (!o->superseded)
+            w->slots[j] = (uint32_t)(i + 1);
+    }
+}
+
 /* One transaction for the whole batch. */
 static int commit_batch(wm__svc_writer_t *w, const opvec_t *b)
 {
     int rc = sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL);
     for (size_t i = 0; rc == SQLITE_OK && i < b->len; i++)
-        rc = w->apply(w->db, &b->v[i], w->apply_ud);
+        if (!b->v[i].superseded)
+            rc = w->apply(w->db, &b->v[i], w->apply_ud);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -167,8 +224,14 @@ static bool stopping(wm__svc_writer_t *w)
     return s;
 }
 
-static void commit_with_retry(wm__svc_writer_t *w, const opvec_t *b)
+static void commit_with_retry(wm__svc_writer_t *w, opvec_t *b)
 {
+    size_t rows = b->len;
+    if (w->last_write_wins) {
+        mark_superseded(w, b);
+        for (size_t i = 0; i < b->len; i++)
+            rows -= b->v[i].superseded;
+    }
     for (int tries_while_stopping = 0;;) {
         if (commit_batch(w, b) == SQLITE_OK)
             break;
@@ -180,7 +243,7 @@ static void commit_with_retry(wm__svc_writer_t *w, const opvec_t *b)
         sleep_ms(RETRY_MS);
     }
     atomic_fetch_add(&w->commits, 1);
-    atomic_fetch_add(&w->rows, b->len);
+    atomic_fetch_add(&w->rows, rows);
     atomic_fetch_sub(&w->queued, b->len);
     atomic_store(&w->committed, b->v[b->len - 1].seq);
     uint64_t one = 1;
@@ -294,7 +357,13 @@ uint64_t wm__svc_writer_add(wm__svc_writer_t *w, int kind, int64_t a, int64_t b,
         w->queue.cap = cap;
     }
     uint64_t seq = ++w->next_seq;
-    w->queue.v[w->queue.len++] = (wm__svc_op_t){seq, kind, a, b, (uint32_t)klen, vlen, data};
+    w->queue.v[w->queue.len++] = (wm__svc_op_t){.seq = seq,
+                                                .kind = kind,
+                                                .a = a,
+                                                .b = b,
+                                                .klen = (uint32_t)klen,
+                                                .vlen = vlen,
+                                                .data = data};
     if (w->queue.len == 1)
         pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
@@ -333,6 +402,7 @@ void wm__svc_writer_free(wm__svc_writer_t *w)
         close(w->efd);
     ops_clear(&w->queue);
     free(w->queue.v);
+    free(w->slots);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w);

@@ -112,6 +112,9 @@ typedef struct wm__gd_entry wm__gd_entry_t;
 typedef void (*wm__gd_expired_cb)(const char *key, size_t klen, void *user_data);
 
 wm__gd_store_t *wm__gd_store_new(wm__gd_expired_cb on_expired, void *user_data);
+/* The store's key hash, with a seed the caller keeps secret (per process),
+ * so clients cannot choose keys that collide. */
+uint64_t wm__gd_hash_key(uint64_t seed, const char *p, size_t n);
 void wm__gd_store_free(wm__gd_store_t *s);
 
 /* Looks a key up; a key whose expiry time is <= now_ms is deleted (and

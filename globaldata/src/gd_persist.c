@@ -93,6 +93,8 @@ wm__gd_persist_t *wm__gd_persist_open(const char *path, wm__gd_durability_t dura
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    /* A put or a delete replaces the key's whole row. */
+    wm__svc_writer_last_write_wins(p->writer);
     return p;
 fail:
     sqlite3_finalize(p->put);

@@ -1181,6 +1181,9 @@ static void on_connect(wm_conn_t *conn, void *user_data)
     c->conn = conn;
     c->authed = srv.cfg->auth == NULL;
     srv.connections++;
+    /* The replies to one read's worth of pipelined requests leave in one
+     * write, not one system call each. */
+    wm_conn_set_batch_sends(conn, true);
     wm_conn_set_user_data(conn, c, client_free);
 }
 

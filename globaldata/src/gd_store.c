@@ -64,7 +64,7 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static uint64_t hash_key(uint64_t seed, const char *p, size_t n)
+uint64_t wm__gd_hash_key(uint64_t seed, const char *p, size_t n)
 {
     uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ull);
     for (; n >= 8; p += 8, n -= 8) {
@@ -276,7 +276,7 @@ static void expire_entry(wm__gd_store_t *s, wm__gd_entry_t *e)
 
 wm__gd_entry_t *wm__gd_store_find(wm__gd_store_t *s, const char *key, size_t klen, int64_t now_ms)
 {
-    wm__gd_entry_t *e = lookup(s, key, klen, hash_key(s->seed, key, klen));
+    wm__gd_entry_t *e = lookup(s, key, klen, wm__gd_hash_key(s->seed, key, klen));
     if (e && is_expired(e, now_ms)) {
         expire_entry(s, e);
         return NULL;
@@ -295,7 +295,7 @@ static char *copy_value(const char *val, size_t vlen)
 wm__gd_entry_t *wm__gd_store_put(wm__gd_store_t *s, const char *key, size_t klen, const char *val,
                                  size_t vlen, int64_t expire_at)
 {
-    uint64_t h = hash_key(s->seed, key, klen);
+    uint64_t h = wm__gd_hash_key(s->seed, key, klen);
     wm__gd_entry_t *e = lookup(s, key, klen, h);
     if (e) {
         if (wm__gd_store_set_value(s, e, val, vlen) != WM_OK)

@@ -358,6 +358,16 @@ static int conn_flush(wm_conn_t *c)
     return WM_OK;
 }
 
+void wm__conn_flush_batch(wm_conn_t *c)
+{
+    if (!c->flush_due)
+        return;
+    c->flush_due = false;
+    if ((c->state == WM_CONN_ESTABLISHED || c->state == WM_CONN_CLOSING) &&
+        evbuffer_get_length(c->out))
+        conn_flush(c);
+}
+
 void wm__conn_on_writable(evutil_socket_t fd, short what, void *arg)
 {
     wm_conn_t *c = arg;
@@ -414,6 +424,12 @@ static int conn_send(wm_conn_t *c, const void *data, size_t len, bool raw)
         return WM_ENOBUFS;
     }
     bool now = c->state == WM_CONN_ESTABLISHED && queued == 0;
+    bool batch = c->batch_sends && c->dispatching && c->state == WM_CONN_ESTABLISHED;
+    if (batch) {
+        /* Queue now, write once at the end of the dispatch (conn_io.c). */
+        now = false;
+        c->flush_due = true;
+    }
     if (raw || !c->proto->encode) {
         size_t done = 0;
         if (now && !c->tls) { /* TLS encrypts from `out`, in conn_flush */
@@ -436,7 +452,7 @@ static int conn_send(wm_conn_t *c, const void *data, size_t len, bool raw)
         return WM_ENOTCONN;
     if (evbuffer_get_length(c->out) == 0)
         return WM_SENT;
-    if (c->state == WM_CONN_ESTABLISHED)
+    if (c->state == WM_CONN_ESTABLISHED && !batch)
         event_add(c->wev, NULL);
     conn_check_full(c);
     return WM_QUEUED;
@@ -552,6 +568,11 @@ int wm_conn_pipe(wm_conn_t *src, wm_conn_t *dst)
 void wm_conn_set_max_send_buffer(wm_conn_t *c, size_t bytes)
 {
     c->max_send_buffer = bytes;
+}
+
+void wm_conn_set_batch_sends(wm_conn_t *c, bool on)
+{
+    c->batch_sends = on;
 }
 
 size_t wm_conn_max_send_buffer(const wm_conn_t *c)

@@ -93,6 +93,7 @@ void wm__conn_dispatch(wm_conn_t *c)
         }
     }
     c->dispatching = false;
+    wm__conn_flush_batch(c);
     /* A hold taken during the dispatch and still on (wm__conn_hold) stops
      * reading now. Deleting an event that is not added costs no syscall. */
     if (c->holds && c->rev && c->fd >= 0 && c->state != WM_CONN_CONNECTING)

@@ -766,6 +766,13 @@ int wm_json_write_int(wm_json_writer_t *w, int64_t i)
     return w_scalar(w, tmp, (size_t)n);
 }
 
+int wm_json_write_uint(wm_json_writer_t *w, uint64_t u)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)u);
+    return w_scalar(w, tmp, (size_t)n);
+}
+
 int wm_json_write_double(wm_json_writer_t *w, double d)
 {
     if (!isfinite(d))
@@ -990,4 +997,16 @@ bool wm_json_writer_done(const wm_json_writer_t *w)
 int wm_json_writer_error(const wm_json_writer_t *w)
 {
     return w->error;
+}
+
+bool wm_json_is_utf8(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        size_t n = utf8_len(p, end);
+        if (n == 0)
+            return false;
+        p += n;
+    }
+    return true;
 }

@@ -120,6 +120,8 @@ struct wm_conn {
     bool eof;                 /* the peer closed its side */
     bool close_after_connect; /* wm_conn_close while connecting */
     bool destroying;          /* wm_conn_destroy ran: no more reconnects */
+    bool batch_sends;         /* wm_conn_set_batch_sends: write once per dispatch */
+    bool flush_due;           /* batched sends wait for the dispatch's end */
 
     const wm_protocol_t *proto;
     wm_proto_ctx_t ctx;
@@ -188,6 +190,8 @@ void wm__conn_emit_error(wm_conn_t *c, int err, const char *reason);
 void wm__conn_emit_connect(wm_conn_t *c);
 /* Flushes what is queued; called when the socket becomes writable. */
 void wm__conn_on_writable(evutil_socket_t fd, short what, void *arg);
+/* Writes the sends batched during a dispatch (wm_conn_set_batch_sends). */
+void wm__conn_flush_batch(wm_conn_t *c);
 void wm__conn_on_readable(evutil_socket_t fd, short what, void *arg);
 /* Delivers buffered messages (conn_io.c). */
 void wm__conn_dispatch(wm_conn_t *c);

@@ -3,10 +3,18 @@
  * the validating pre-scan against bombs and truncation (every prefix of
  * valid input), request and response decoding with their error reasons,
  * value equality across encodings, and the store's hash, ordered scan with
- * a cursor, and expiry heap. */
+ * a cursor, and expiry heap; the writer's batches (gd_persist.c): only the
+ * last write of a key in a batch is applied, and the file ends up right;
+ * globaldata-cli's JSON <-> MessagePack mapping (gd_json.c) for what JSON
+ * cannot say (bin, ext, keys that are not strings, bytes that are not
+ * UTF-8) and for numbers at the edges. */
 #include "wm_test.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "gd_int.h"
+#include "gd_json.h"
 
 static size_t unhex(const char *hex, char *out)
 {
@@ -250,12 +258,154 @@ static void test_store(void)
     wm__gd_store_free(s);
 }
 
+static const char *value_of(wm__gd_store_t *s, const char *key)
+{
+    static char buf[64];
+    size_t vlen;
+    wm__gd_entry_t *e = wm__gd_store_find(s, key, strlen(key), 0);
+    if (!e)
+        return NULL;
+    const char *v = wm__gd_entry_value(e, &vlen);
+    snprintf(buf, sizeof buf, "%.*s", (int)vlen, v);
+    return buf;
+}
+
+/* Writes queued before the writer starts form one batch: repeated keys
+ * collapse to their last write, puts and deletes alike, and the file holds
+ * exactly what the order of writes says. */
+static void test_persist_batch(void)
+{
+    char dir[] = "/tmp/wm-gd-unit.XXXXXX", path[64], err[256];
+    ASSERT(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/gd.db", dir);
+    wm__gd_persist_t *p = wm__gd_persist_open(path, WM_GD_DURABILITY_FULL, err, sizeof err);
+    ASSERT(p != NULL);
+    uint64_t seq = 0;
+    for (int i = 0; i < 1000; i++) { /* a: 1000 writes, the last "\xa3999" */
+        char v[8];
+        int n = snprintf(v, sizeof v, "%c%d", (char)(0xa0 | (i < 10 ? 1 : i < 100 ? 2 : 3)), i);
+        seq = wm__gd_persist_put(p, "a", 1, v, (size_t)n, 0);
+    }
+    wm__gd_persist_put(p, "b", 1, "\x01", 1, 0);
+    wm__gd_persist_del(p, "b", 1); /* b: put, then delete */
+    wm__gd_persist_del(p, "c", 1); /* c: delete, then put */
+    wm__gd_persist_put(p, "c", 1, "\x03", 1, 0);
+    wm__gd_persist_put(p, "cc", 2, "\x04", 1, 0); /* a different key of the same start */
+    seq = wm__gd_persist_put(p, "", 0, "\xc0", 1, 0);
+    ASSERT_EQ(seq, 1006);
+    ASSERT_EQ(wm__gd_persist_start(p, NULL, NULL), WM_OK);
+    wm__gd_persist_stats_t st;
+    for (int i = 0; i < 500; i++) {
+        wm__gd_persist_get_stats(p, &st);
+        if (st.committed == seq)
+            break;
+        usleep(10000);
+    }
+    ASSERT_EQ(st.committed, seq);
+    ASSERT_EQ(st.commits, 1);
+    ASSERT_EQ(st.rows, 5); /* a, b (delete), c, cc and "" */
+    ASSERT_EQ(st.queued, 0);
+    wm__gd_persist_close(p);
+
+    p = wm__gd_persist_open(path, WM_GD_DURABILITY_FULL, err, sizeof err);
+    ASSERT(p != NULL);
+    wm__gd_store_t *s = wm__gd_store_new(NULL, NULL);
+    size_t loaded, dropped;
+    ASSERT_EQ(wm__gd_persist_load(p, s, 0, &loaded, &dropped, err, sizeof err), WM_OK);
+    ASSERT_EQ(loaded, 4);
+    ASSERT_STR_EQ(value_of(s, "a"), "\xa3"
+                                    "999");
+    ASSERT(value_of(s, "b") == NULL);
+    ASSERT_STR_EQ(value_of(s, "c"), "\x03");
+    ASSERT_STR_EQ(value_of(s, "cc"), "\x04");
+    ASSERT_STR_EQ(value_of(s, ""), "\xc0");
+    wm__gd_store_free(s);
+    wm__gd_persist_close(p);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ASSERT_EQ(system(cmd), 0);
+}
+
+/* MessagePack (hex) to JSON; NULL when refused. */
+static const char *mp_json(const char *hex)
+{
+    static char out[512];
+    char b[256];
+    size_t n = unhex(hex, b);
+    wm_json_writer_t *w = wm_json_writer_new();
+    ASSERT(w != NULL);
+    int rc = wm__gd_msgpack_to_json(b, n, w);
+    const char *text = rc == WM_OK ? wm_json_writer_text(w, NULL) : NULL;
+    if (text)
+        snprintf(out, sizeof out, "%s", text);
+    wm_json_writer_free(w);
+    return text ? out : NULL;
+}
+
+/* JSON to MessagePack, as hex without spaces; NULL when refused. */
+static const char *json_mp(const char *json)
+{
+    static char out[512];
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    wm_json_error_t err;
+    int rc = wm__gd_json_to_msgpack(json, strlen(json), &sb, &err);
+    for (size_t i = 0; i < sb.size && 2 * i + 2 < sizeof out; i++)
+        snprintf(out + 2 * i, 3, "%02x", (unsigned char)sb.data[i]);
+    out[2 * sb.size < sizeof out ? 2 * sb.size : 0] = '\0';
+    if (rc != WM_OK)
+        ASSERT_EQ(sb.size, 0); /* nothing half-written */
+    msgpack_sbuffer_destroy(&sb);
+    return rc == WM_OK ? out : NULL;
+}
+
+static void test_json_values(void)
+{
+    /* What JSON cannot say: bin (here not UTF-8: Latin-1), ext, float32,
+     * keys that are not strings, a container key inside such a key. */
+    ASSERT_STR_EQ(mp_json("83 a16b c402fffe 05 93c0d40102ca3f800000 9101 81c301"),
+                  "{\"k\":\"\xc3\xbf\xc3\xbe\",\"5\":[null,null,1.0],\"[1]\":{\"true\":1}}");
+    ASSERT_STR_EQ(mp_json("81 91 81 9101 02 00"), "{\"[{\\\"[...]\\\":2}]\":0}");
+    ASSERT_STR_EQ(mp_json("a3 61ff62"), "\"a\xc3\xbf"
+                                        "b\""); /* str that is not UTF-8 */
+    ASSERT_STR_EQ(mp_json("cf ffffffffffffffff"), "18446744073709551615");
+    ASSERT_STR_EQ(mp_json("d3 8000000000000000"), "-9223372036854775808");
+    ASSERT(mp_json("91") == NULL);   /* cut short */
+    ASSERT(mp_json("0102") == NULL); /* two objects */
+    ASSERT(mp_json("") == NULL);
+
+    /* Numbers: int64, then uint64, then float64. */
+    ASSERT_STR_EQ(json_mp("[1,-1,18446744073709551615]"), "9301ffcfffffffffffffffff");
+    ASSERT_STR_EQ(json_mp("-9223372036854775808"), "d38000000000000000");
+    ASSERT_STR_EQ(json_mp("-9223372036854775809"), "cbc3e0000000000000");
+    ASSERT_STR_EQ(json_mp("18446744073709551616"), "cb43f0000000000000");
+    ASSERT_STR_EQ(json_mp("1.0"), "cb3ff0000000000000");
+    /* Strings decoded, "\u0000" kept; objects in order with duplicates. */
+    ASSERT_STR_EQ(json_mp("\"\\u00eb\\ud83d\\ude00\\u0000\""), "a7c3abf09f988000");
+    ASSERT_STR_EQ(json_mp("{\"a\":1,\"a\":2}"), "82a16101a16102");
+    ASSERT(json_mp("[1,") == NULL);
+    ASSERT(json_mp("\"\\ud800\"") == NULL);
+    ASSERT(json_mp("1e400") == NULL);
+    /* Nesting: what the server takes, and one level more refused. */
+    char deep[200];
+    memset(deep, '[', 63);
+    memset(deep + 63, ']', 63);
+    deep[126] = '\0';
+    ASSERT(json_mp(deep) != NULL);
+    memset(deep, '[', 64);
+    memset(deep + 64, ']', 64);
+    deep[128] = '\0';
+    ASSERT(json_mp(deep) == NULL);
+}
+
 static const wm_test_case_t cases[] = {{"check_bombs", test_check_bombs},
                                        {"check_prefixes", test_check_prefixes},
                                        {"req_decode", test_req_decode},
                                        {"resp_roundtrip", test_resp_roundtrip},
                                        {"equal", test_equal},
                                        {"store", test_store},
+                                       {"persist_batch", test_persist_batch},
+                                       {"json_values", test_json_values},
                                        {NULL, NULL}};
 
 int main(int argc, char **argv)

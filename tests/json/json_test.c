@@ -302,6 +302,29 @@ static const char *written(wm_json_writer_t *w)
     return t;
 }
 
+static void test_is_utf8_uint(void)
+{
+    ASSERT(wm_json_is_utf8("", 0));
+    ASSERT(wm_json_is_utf8("plain", 5));
+    ASSERT(wm_json_is_utf8("Zo\xc3\xab \xe2\x82\xac \xf0\x9f\x98\x80", 13));
+    ASSERT(wm_json_is_utf8("a\0b", 3));              /* NUL is a character */
+    ASSERT(!wm_json_is_utf8("\xc3", 1));             /* cut short */
+    ASSERT(!wm_json_is_utf8("\xc0\xaf", 2));         /* overlong */
+    ASSERT(!wm_json_is_utf8("\xed\xa0\x80", 3));     /* a surrogate */
+    ASSERT(!wm_json_is_utf8("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    ASSERT(!wm_json_is_utf8("ok\xff", 3));
+
+    /* wm_json_write_uint: past int64's range. */
+    wm_json_writer_t *w = wm_json_writer_new();
+    ASSERT(w != NULL);
+    ASSERT_EQ(wm_json_write_array_begin(w), WM_OK);
+    ASSERT_EQ(wm_json_write_uint(w, UINT64_MAX), WM_OK);
+    ASSERT_EQ(wm_json_write_uint(w, 0), WM_OK);
+    ASSERT_EQ(wm_json_write_array_end(w), WM_OK);
+    ASSERT_STR_EQ(wm_json_writer_text(w, NULL), "[18446744073709551615,0]");
+    wm_json_writer_free(w);
+}
+
 static void test_writer(void)
 {
     wm_json_writer_t *w = wm_json_writer_new();
@@ -426,6 +449,7 @@ static const wm_test_case_t cases[] = {
     {"limits", test_limits},
     {"error_offsets", test_error_offsets},
     {"accessors", test_accessors},
+    {"is_utf8_uint", test_is_utf8_uint},
     {"writer", test_writer},
     {"writer_doubles", test_writer_doubles},
     {"roundtrip", test_roundtrip},

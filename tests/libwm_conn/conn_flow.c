@@ -4,7 +4,8 @@
  * package limit in both directions, pause/resume (buffered messages are
  * delivered on resume with no new data arriving; the kernel pushes back
  * while paused), and the three ways to end a connection: close (flushes),
- * close_with (one last message), destroy (drops the queue).
+ * close_with (one last message), destroy (drops the queue); batched sends
+ * (wm_conn_set_batch_sends: the replies to one read leave in one write).
  *
  * A peer that does not read is a raw socket with a small SO_RCVBUF, which
  * fixes its TCP window so the kernel buffers fill quickly. */
@@ -496,6 +497,115 @@ void test_close_flushes(void)
     tu_run_for(10);
     ASSERT_EQ(tu_check_each_closed_once(), 1);
     ASSERT_STR_EQ(tu_log_text(), "close");
+    tu_raw_free(r);
+    wm_worker_free(w);
+    WM_TEST_CLEAN();
+}
+
+/* ---- Batched sends ------------------------------------------------------- */
+
+static struct {
+    int n, rcs[8];
+    uint64_t written[8]; /* wm_conn_bytes_written when each message came */
+} batch;
+
+static void batch_on(wm_conn_t *c, void *ud)
+{
+    tu_note_open(c);
+    wm_conn_set_batch_sends(c, ud != NULL);
+}
+
+/* Echoes each line; "bye" echoes and then closes. */
+static void batch_echo(wm_conn_t *c, const wm_msg_t *m, void *ud)
+{
+    if (batch.n < 8)
+        batch.written[batch.n] = wm_conn_bytes_written(c);
+    int rc = wm_conn_send(c, m->data, m->len);
+    if (batch.n < 8)
+        batch.rcs[batch.n] = rc;
+    batch.n++;
+    if (m->len == 3 && memcmp(m->data, "bye", 3) == 0)
+        ASSERT_EQ(wm_conn_close(c), WM_OK);
+}
+
+static wm_worker_t *batch_worker(bool on)
+{
+    wm_worker_t *w = wm_worker_new("text://127.0.0.1:0");
+    ASSERT(w != NULL);
+    wm_worker_on_connect(w, batch_on, on ? (void *)1 : NULL);
+    wm_worker_on_message(w, batch_echo, NULL);
+    wm_worker_on_close(w, on_close_log, NULL);
+    wm_worker_on_error(w, on_error_log, NULL);
+    ASSERT_EQ(wm_worker_start(w), WM_OK);
+    memset(&batch, 0, sizeof batch);
+    return w;
+}
+
+void test_batch_sends(void)
+{
+    wm_worker_t *w = batch_worker(true);
+    tu_raw_t *r = tu_raw_new(tu_tcp_connect("127.0.0.1", wm_worker_port(w), 0), true);
+    wm_conn_t *s = tu_wait_accept(w, 1, 2000);
+    tu_raw_write(r, "a\nbb\nccc\n", 9); /* one read: three messages */
+    tu_raw_wait_bytes(r, 9, 3000);
+    ASSERT_MEM_EQ(r->in, "a\nbb\nccc\n", 9);
+    ASSERT_EQ(batch.n, 3);
+    for (int i = 0; i < 3; i++) {
+        /* Nothing reached the kernel while the read's messages ran... */
+        ASSERT_EQ(batch.rcs[i], WM_QUEUED);
+        ASSERT_EQ(batch.written[i], 0);
+    }
+    /* ... and everything did right after them, with no write event. */
+    ASSERT_EQ(wm_conn_bytes_written(s), 9);
+    ASSERT_EQ(wm_conn_send_queue(s), 0);
+
+    /* A send from outside on_message goes out at once, as without batching. */
+    ASSERT_EQ(wm_conn_send(s, "out", 3), WM_SENT); /* text:// adds the newline */
+    tu_raw_wait_bytes(r, 13, 3000);
+    ASSERT_MEM_EQ(r->in + 9, "out\n", 4);
+
+    /* The next read is its own batch. */
+    tu_raw_write(r, "d\n", 2);
+    tu_raw_wait_bytes(r, 15, 3000);
+    ASSERT_EQ(batch.n, 4);
+    ASSERT_EQ(batch.written[3], 13);
+    ASSERT_EQ(n_error, 0);
+    tu_raw_free(r);
+    wm_worker_free(w);
+    WM_TEST_CLEAN();
+}
+
+/* A close inside the batch still sends everything queued before it, then
+ * closes; messages after the close in the same read get nothing. */
+void test_batch_sends_close(void)
+{
+    wm_worker_t *w = batch_worker(true);
+    tu_raw_t *r = tu_raw_new(tu_tcp_connect("127.0.0.1", wm_worker_port(w), 0), true);
+    tu_wait_accept(w, 1, 2000);
+    tu_raw_write(r, "x\nbye\nlost\n", 11);
+    tu_run_until(tu_raw_pred_eof, r, 3000, "the replies and the close");
+    ASSERT_EQ(r->received, 6);
+    ASSERT_MEM_EQ(r->in, "x\nbye\n", 6);
+    ASSERT_EQ(batch.n, 2);
+    tu_run_for(10);
+    ASSERT_EQ(tu_check_each_closed_once(), 1);
+    tu_raw_free(r);
+    wm_worker_free(w);
+    WM_TEST_CLEAN();
+}
+
+/* Off (the default): each send inside on_message is written at once. */
+void test_batch_sends_off(void)
+{
+    wm_worker_t *w = batch_worker(false);
+    tu_raw_t *r = tu_raw_new(tu_tcp_connect("127.0.0.1", wm_worker_port(w), 0), true);
+    tu_wait_accept(w, 1, 2000);
+    tu_raw_write(r, "a\nbb\n", 5);
+    tu_raw_wait_bytes(r, 5, 3000);
+    ASSERT_EQ(batch.n, 2);
+    ASSERT_EQ(batch.rcs[0], WM_SENT);
+    ASSERT_EQ(batch.rcs[1], WM_SENT);
+    ASSERT_EQ(batch.written[1], 2);
     tu_raw_free(r);
     wm_worker_free(w);
     WM_TEST_CLEAN();

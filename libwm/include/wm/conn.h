@@ -132,6 +132,15 @@ size_t wm_conn_max_send_buffer(const wm_conn_t *c);
 void wm_conn_set_max_package(wm_conn_t *c, size_t bytes);
 size_t wm_conn_max_package(const wm_conn_t *c);
 
+/* Batching (off by default). When on, what on_message sends on its own
+ * connection is queued, and everything the messages of one read produced
+ * goes to the kernel in one write after the last of them: a client that
+ * pipelines 16 requests gets its 16 replies in one segment instead of 16
+ * system calls. Such sends return WM_QUEUED (the limit and on_buffer_full
+ * apply as usual); sends from elsewhere (timers, other connections) are not
+ * affected. For request/response protocols whose clients pipeline. */
+void wm_conn_set_batch_sends(wm_conn_t *c, bool on);
+
 /* ---- Callbacks (replace the worker's for this connection) -------------- */
 
 void wm_conn_on_connect(wm_conn_t *c, wm_conn_cb cb, void *user_data);

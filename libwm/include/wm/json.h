@@ -168,6 +168,8 @@ void wm_json_writer_free(wm_json_writer_t *w);
 int wm_json_write_null(wm_json_writer_t *w);
 int wm_json_write_bool(wm_json_writer_t *w, bool b);
 int wm_json_write_int(wm_json_writer_t *w, int64_t i);
+/* An unsigned integer: all of uint64's range, past int64's too. */
+int wm_json_write_uint(wm_json_writer_t *w, uint64_t u);
 /* The shortest text that reads back as the same double, always with a '.'
  * or an exponent ("1.0", not "1"), so that it parses back as a double.
  * NaN and infinities have no JSON form: they are written as null. */
@@ -196,6 +198,11 @@ const char *wm_json_writer_text(const wm_json_writer_t *w, size_t *len);
 bool wm_json_writer_done(const wm_json_writer_t *w);
 /* WM_OK, or the sticky error. */
 int wm_json_writer_error(const wm_json_writer_t *w);
+
+/* Whether `len` bytes at `s` are well-formed UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF): what the string writers
+ * accept. For deciding beforehand how to show bytes that may not be text. */
+bool wm_json_is_utf8(const char *s, size_t len);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus
