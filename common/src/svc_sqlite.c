@@ -113,8 +113,8 @@ struct wm__svc_writer {
     int interval_ms;
     wm__svc_apply_cb apply;
     void *apply_ud;
-    bool last_write_wins;  /* wm__svc_writer_last_write_wins */
-    uint32_t *slots;       /* the writer thread's: mark_superseded's table */
+    bool last_write_wins; /* wm__svc_writer_last_write_wins */
+    uint32_t *slots;      /* the writer thread's: mark_superseded's table */
     size_t nslots;
     uint64_t seed;
 

@@ -151,12 +151,12 @@ static int write_mp(wm_json_writer_t *w, const char **p, bool in_key);
  * key's text (in_key), a container key is only named. */
 static int write_other_key(wm_json_writer_t *w, const char **p, bool in_key)
 {
-    wm__gd_head_t h;
+    wm__mp_head_t h;
     const char *q = *p;
-    wm__gd_mp_head(&q, &h);
-    if (in_key && (h.kind == WM_GD_ARRAY || h.kind == WM_GD_MAP)) {
-        wm__gd_mp_skip(p);
-        return wm_json_write_key(w, h.kind == WM_GD_MAP ? "{...}" : "[...]");
+    wm__mp_head(&q, &h);
+    if (in_key && (h.kind == WM_MP_ARRAY || h.kind == WM_MP_MAP)) {
+        wm__mp_skip(p);
+        return wm_json_write_key(w, h.kind == WM_MP_MAP ? "{...}" : "[...]");
     }
     wm_json_writer_t *kw = wm_json_writer_new();
     if (!kw)
@@ -173,36 +173,36 @@ static int write_other_key(wm_json_writer_t *w, const char **p, bool in_key)
 /* Writes the checked object at *p and advances past it. */
 static int write_mp(wm_json_writer_t *w, const char **p, bool in_key)
 {
-    wm__gd_head_t h;
-    wm__gd_mp_head(p, &h);
+    wm__mp_head_t h;
+    wm__mp_head(p, &h);
     int rc = WM_OK;
     switch (h.kind) {
-    case WM_GD_NIL:
-    case WM_GD_EXT:
+    case WM_MP_NIL:
+    case WM_MP_EXT:
         return wm_json_write_null(w);
-    case WM_GD_BOOL:
+    case WM_MP_BOOL:
         return wm_json_write_bool(w, h.b);
-    case WM_GD_UINT:
+    case WM_MP_UINT:
         return wm_json_write_uint(w, h.u);
-    case WM_GD_INT:
+    case WM_MP_INT:
         return wm_json_write_int(w, h.i);
-    case WM_GD_FLOAT:
+    case WM_MP_FLOAT:
         return wm_json_write_double(w, h.f);
-    case WM_GD_STR:
-    case WM_GD_BIN:
+    case WM_MP_STR:
+    case WM_MP_BIN:
         return write_text(w, h.data, h.len, false);
-    case WM_GD_ARRAY:
+    case WM_MP_ARRAY:
         rc = wm_json_write_array_begin(w);
         for (uint32_t i = 0; rc == WM_OK && i < h.len; i++)
             rc = write_mp(w, p, in_key);
         return rc == WM_OK ? wm_json_write_array_end(w) : rc;
-    case WM_GD_MAP:
+    case WM_MP_MAP:
         rc = wm_json_write_object_begin(w);
         for (uint32_t i = 0; rc == WM_OK && i < h.len; i++) {
-            wm__gd_head_t k;
+            wm__mp_head_t k;
             const char *q = *p;
-            wm__gd_mp_head(&q, &k);
-            if (k.kind == WM_GD_STR || k.kind == WM_GD_BIN) {
+            wm__mp_head(&q, &k);
+            if (k.kind == WM_MP_STR || k.kind == WM_MP_BIN) {
                 *p = q;
                 rc = write_text(w, k.data, k.len, true);
             } else {
@@ -218,7 +218,7 @@ static int write_mp(wm_json_writer_t *w, const char **p, bool in_key)
 
 int wm__gd_msgpack_to_json(const char *mp, size_t len, wm_json_writer_t *w)
 {
-    ssize_t n = wm__gd_mp_check(mp, len, WM_GD_MAX_DEPTH);
+    ssize_t n = wm__mp_check(mp, len, WM_GD_MAX_DEPTH);
     if (n < 0 || (size_t)n != len)
         return WM_EPROTO;
     return write_mp(w, &mp, false);
