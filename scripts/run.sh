@@ -33,13 +33,16 @@ a_http=$((${base:-8089} + 1)) a_ws=$((${base:-8089} + 2))
 b_http=$((${base:-8089} + 3)) b_ws=$((${base:-8089} + 4))
 run=$(mktemp -d /tmp/wm-demo.XXXXXX)
 
+sleeper=
 stop_all() {
     trap - INT TERM EXIT
+    [ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null || true
     echo
     echo "stopping the nodes and channel-server"
     for n in a b; do "$bin/example-cluster-push" stop --pid-file="$run/$n.pid" >/dev/null 2>&1 || true; done
     "$bin/channel-server" stop --pid-file="$run/channel.pid" >/dev/null 2>&1 || true
     rm -rf "$run"
+    exit 0
 }
 trap stop_all INT TERM EXIT
 
@@ -66,4 +69,10 @@ Watch the channel from another shell:
   $bin/channel-cli --server 127.0.0.1:$ch_port subscribe all 'u.*' 'g.*'
 Ctrl-C stops everything.
 EOT
-while sleep 3600; do :; done
+# Wait in the background so that a signal runs the trap at once (bash
+# defers traps until a foreground command ends).
+while :; do
+    sleep 3600 &
+    sleeper=$!
+    wait "$sleeper" || true
+done
