@@ -1,44 +1,78 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The README's first command: installs what the build needs, builds wm in
-# Release and runs the main program in the foreground (Ctrl-C stops it).
-# For now that is the echo example; a later change makes it the cluster-push
-# demo, so this stays a thin shell around one program.
+# The README's first command: installs what the build needs, builds
+# everything in Release and runs the cluster-push demo on loopback — one
+# channel-server and two app-server nodes (examples/cluster-push/) — then
+# prints the page's URL and a curl line that pushes to it. Ctrl-C stops all
+# three (each is a wm program started with `start -d`, stopped by its pid
+# file).
 #
-# Usage: scripts/run.sh [ARGS...]
-# With no ARGS the echo listens on 127.0.0.1 only (a demo should not open
-# ports to the network) and runs in the foreground (`start`); ARGS replace
-# that and go to the program as they are (e.g. --text text://0.0.0.0:2346
-# start -d, or --help).
+# Usage: scripts/run.sh [--help]
+# Ports (127.0.0.1 only: a demo should not open ports to the network):
+#   channel-server 2206; node a: page + push API 8090, WebSocket 8091;
+#   node b: 8092 and 8093. Override with WM_DEMO_PORT_BASE=N (N..N+4).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then
+    sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+fi
 bash scripts/deps.sh build
 
 # build-release/ is shared with scripts/test.sh (its install test); keep the
 # arguments the same there so neither run reconfigures the other's build.
 cmake -S . -B build-release -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release -DWM_WERROR=ON \
     >/dev/null
-# Only the program we run: a test or benchmark that does not build yet must
-# not stop the demo.
-cmake --build build-release -j "$(nproc)" --target example-echo
+cmake --build build-release -j "$(nproc)"
 
-cat <<'EOF'
+bin=build-release/bin
+base=${WM_DEMO_PORT_BASE:-}
+ch_port=${base:-2206}
+a_http=$((${base:-8089} + 1)) a_ws=$((${base:-8089} + 2))
+b_http=$((${base:-8089} + 3)) b_ws=$((${base:-8089} + 4))
+run=$(mktemp -d /tmp/wm-demo.XXXXXX)
 
-example-echo echoes every message back (on 127.0.0.1 unless told otherwise):
-  tcp   2345  raw bytes
-  text  2346  one message per line
-  frame 2347  4-byte big-endian length (counting itself), then the payload
-Try, from another shell:
-  printf 'hi\n' | nc -q1 127.0.0.1 2346                             # text, with netcat
-  bash -c 'exec 3<>/dev/tcp/127.0.0.1/2346; echo hi >&3; head -n1 <&3'  # without netcat
-  python3 -c 'import socket,struct; s=socket.create_connection(("127.0.0.1",2347)); m=b"hi"; s.sendall(struct.pack(">I",len(m)+4)+m); print(s.recv(64))'
-Stop it with Ctrl-C. From another shell, see its processes with:
-  build-release/bin/example-echo status --pid-file=/tmp/wm-run-example-echo.pid
+sleeper=
+stop_all() {
+    trap - INT TERM EXIT
+    [ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null || true
+    echo
+    echo "stopping the nodes and channel-server"
+    for n in a b; do "$bin/example-cluster-push" stop --pid-file="$run/$n.pid" >/dev/null 2>&1 || true; done
+    "$bin/channel-server" stop --pid-file="$run/channel.pid" >/dev/null 2>&1 || true
+    rm -rf "$run"
+    exit 0
+}
+trap stop_all INT TERM EXIT
 
-EOF
-if [ $# -eq 0 ]; then
-    set -- --tcp tcp://127.0.0.1:2345 --text text://127.0.0.1:2346 --frame frame://127.0.0.1:2347 \
-        start --pid-file=/tmp/wm-run-example-echo.pid
-fi
-exec build-release/bin/example-echo "$@"
+"$bin/channel-server" --listen "127.0.0.1:$ch_port" --data "$run/channel.db" \
+    start -d --pid-file="$run/channel.pid" --log-file="$run/channel.log" >/dev/null
+"$bin/example-cluster-push" --node a --http "http://127.0.0.1:$a_http" --ws "websocket://127.0.0.1:$a_ws" \
+    --channel "127.0.0.1:$ch_port" start -d --pid-file="$run/a.pid" --log-file="$run/a.log" >/dev/null
+"$bin/example-cluster-push" --node b --http "http://127.0.0.1:$b_http" --ws "websocket://127.0.0.1:$b_ws" \
+    --channel "127.0.0.1:$ch_port" start -d --pid-file="$run/b.pid" --log-file="$run/b.log" >/dev/null
+
+cat <<EOT
+
+The cluster-push demo runs on 127.0.0.1 (logs in $run):
+  channel-server  $ch_port
+  node a          page + push API http://127.0.0.1:$a_http/   WebSocket $a_ws (2 processes)
+  node b          page + push API http://127.0.0.1:$b_http/   WebSocket $b_ws (2 processes)
+
+Open http://127.0.0.1:$a_http/ in a browser, type alice and press Bind. Then push
+to her through the other node:
+  curl -X POST 'http://127.0.0.1:$b_http/push?to=user:alice' -d 'hello alice'
+  curl -X POST 'http://127.0.0.1:$b_http/push?to=all' -d 'hello everyone'
+Join a group (g1) on pages of both nodes and send to it from either page.
+Watch the channel from another shell:
+  $bin/channel-cli --server 127.0.0.1:$ch_port subscribe all 'u.*' 'g.*'
+Ctrl-C stops everything.
+EOT
+# Wait in the background so that a signal runs the trap at once (bash
+# defers traps until a foreground command ends).
+while :; do
+    sleep 3600 &
+    sleeper=$!
+    wait "$sleeper" || true
+done

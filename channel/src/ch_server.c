@@ -966,8 +966,8 @@ static void op_watch(ch_client_t *c, const wm__svc_req_t *r, bool on)
     wm__ch_names_t it;
     const char *name;
     size_t len;
-    uint32_t limit;
-    int64_t vis;
+    uint32_t limit = 0; /* set by watch_opts; gcc -O2 cannot see it (unwatch skips it) */
+    int64_t vis = 0;
     char buf[WM_CH_MAX_NAME + 1];
     if (!open_names(r, &it) || (on && !watch_opts(r, &limit, &vis)))
         return;

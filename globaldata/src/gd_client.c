@@ -60,7 +60,7 @@ typedef struct gd_srv {
     wm_gd_client_t *client;
     size_t index;
     char *name; /* as given */
-    wm__gd_addr_t addr;
+    wm__svc_addr_t addr;
     wm_conn_t *conn;
     int state;
     gd_req_t *head, *tail;
@@ -546,7 +546,7 @@ wm_gd_client_t *wm_gd_client_new(const wm_gd_options_t *opt)
         s->client = c;
         s->index = i;
         s->state = SRV_DOWN;
-        if (!opt->servers[i] || wm__gd_addr_parse(opt->servers[i], &s->addr) != WM_OK) {
+        if (!opt->servers[i] || wm__svc_addr_parse(opt->servers[i], &s->addr) != WM_OK) {
             wm_log_error("globaldata client: bad server address '%s'",
                          opt->servers[i] ? opt->servers[i] : "(null)");
             goto fail;

@@ -304,51 +304,6 @@ size_t wm__gd_ring_find(const wm__gd_ring_t *r, const char *key, size_t klen)
     return r->server[lo == r->n ? 0 : lo];
 }
 
-/* ---- Addresses ----------------------------------------------------------- */
-
-int wm__gd_addr_parse(const char *in, wm__gd_addr_t *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!in || !*in)
-        return WM_EBADURL;
-    const char *rest = in;
-    if (strncmp(in, "unix://", 7) == 0 || strncmp(in, "frame+unix://", 13) == 0) {
-        const char *path = strstr(in, "://") + 3;
-        if (!*path || strlen(path) >= sizeof out->path)
-            return WM_EBADURL;
-        out->is_unix = true;
-        snprintf(out->path, sizeof out->path, "%s", path);
-        snprintf(out->url, sizeof out->url, "frame+unix://%s", path);
-        return WM_OK;
-    }
-    if (strncmp(in, "tcp://", 6) == 0)
-        rest = in + 6;
-    else if (strncmp(in, "frame://", 8) == 0)
-        rest = in + 8;
-    else if (strstr(in, "://"))
-        return WM_EBADURL;
-    const char *colon = strrchr(rest, ':');
-    if (!colon || colon == rest)
-        return WM_EBADURL;
-    size_t hlen = (size_t)(colon - rest);
-    if (rest[0] == '[') { /* [IPv6]:port */
-        if (hlen < 3 || rest[hlen - 1] != ']')
-            return WM_EBADURL;
-        rest++;
-        hlen -= 2;
-    }
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (hlen >= sizeof out->host || *end || port <= 0 || port > 65535)
-        return WM_EBADURL;
-    memcpy(out->host, rest, hlen);
-    out->port = (uint16_t)port;
-    bool v6 = strchr(out->host, ':') != NULL;
-    snprintf(out->url, sizeof out->url, v6 ? "frame://[%s]:%u" : "frame://%s:%u", out->host,
-             out->port);
-    return WM_OK;
-}
-
 /* ---- Calls --------------------------------------------------------------- */
 
 bool wm__gd_key_ok(const char *key)

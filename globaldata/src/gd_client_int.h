@@ -9,6 +9,7 @@
 #include <wm/globaldata.h>
 
 #include "gd_int.h"
+#include "svc_net.h"
 
 #define WM_GD_DEFAULT_TIMEOUT_MS 5000
 #define WM_GD_DEFAULT_CONNECT_TIMEOUT_MS 3000
@@ -27,17 +28,6 @@ typedef struct wm__gd_ring {
 int wm__gd_ring_build(wm__gd_ring_t *r, const char *const *names, size_t count, unsigned vnodes);
 void wm__gd_ring_free(wm__gd_ring_t *r);
 size_t wm__gd_ring_find(const wm__gd_ring_t *r, const char *key, size_t klen);
-
-/* A server address as given, split: a unix path, or a host and a port.
- * `url` is the wm URL for wm_conn_new() ("frame://h:p", "frame+unix:///p"). */
-typedef struct wm__gd_addr {
-    char url[300];
-    char host[256];
-    char path[108];
-    uint16_t port;
-    bool is_unix;
-} wm__gd_addr_t;
-int wm__gd_addr_parse(const char *in, wm__gd_addr_t *out);
 
 /* One call, as both clients describe it. mget / mset take the keys at the
  * positions idx[0, nidx) of keys / vals (the ones of one server). */

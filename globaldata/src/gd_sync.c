@@ -24,7 +24,7 @@
 #include "gd_client_int.h"
 
 typedef struct sync_srv {
-    wm__gd_addr_t addr;
+    wm__svc_addr_t addr;
     char *name;
     int fd;
     uint64_t retry_at, retry_ms;
@@ -68,128 +68,6 @@ static void srv_close(wm_gd_sync_t *s, sync_srv_t *v, int err)
     v->retry_at = wm_now_ms() + v->retry_ms;
 }
 
-/* Waits for fd to be ready until `deadline` (monotonic ms). */
-static int wait_fd(int fd, short events, uint64_t deadline)
-{
-    for (;;) {
-        uint64_t now = wm_now_ms();
-        if (now >= deadline)
-            return WM_ETIMEDOUT;
-        struct pollfd p = {fd, events, 0};
-        int n = poll(&p, 1, (int)(deadline - now));
-        if (n > 0)
-            return WM_OK;
-        if (n < 0 && errno != EINTR)
-            return -errno;
-    }
-}
-
-static int connect_addr(const struct sockaddr *sa, socklen_t len, uint64_t deadline)
-{
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -errno;
-    int rc = WM_OK;
-    if (connect(fd, sa, len) < 0) {
-        if (errno != EINPROGRESS)
-            rc = -errno;
-        else if ((rc = wait_fd(fd, POLLOUT, deadline)) == WM_OK) {
-            int err = 0;
-            socklen_t el = sizeof err;
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-            rc = -err;
-        }
-    }
-    if (rc != WM_OK) {
-        close(fd);
-        return rc;
-    }
-    int one = 1;
-    if (sa->sa_family != AF_UNIX)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
-/* Opens the socket (blocking in getaddrinfo for host names: this is the
- * blocking API). Returns an fd or a WM_E* code. */
-static int open_socket(wm_gd_sync_t *s, sync_srv_t *v)
-{
-    uint64_t deadline = wm_now_ms() + s->connect_timeout_ms;
-    if (v->addr.is_unix) {
-        struct sockaddr_un un = {.sun_family = AF_UNIX};
-        snprintf(un.sun_path, sizeof un.sun_path, "%s", v->addr.path);
-        return connect_addr((struct sockaddr *)&un, sizeof un, deadline);
-    }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
-    char port[8];
-    snprintf(port, sizeof port, "%u", v->addr.port);
-    if (getaddrinfo(v->addr.host, port, &hints, &res) != 0)
-        return WM_EDNS;
-    int fd = WM_ECONNREFUSED;
-    for (ai = res; ai; ai = ai->ai_next)
-        if ((fd = connect_addr(ai->ai_addr, ai->ai_addrlen, deadline)) >= 0)
-            break;
-    freeaddrinfo(res);
-    return fd;
-}
-
-static int write_all(int fd, const char *p, size_t n, uint64_t deadline)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
-        } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-            int rc = wait_fd(fd, POLLOUT, deadline);
-            if (rc != WM_OK)
-                return rc;
-        } else {
-            return w < 0 ? -errno : WM_ECONNRESET;
-        }
-    }
-    return WM_OK;
-}
-
-static int read_all(int fd, char *p, size_t n, uint64_t deadline)
-{
-    while (n > 0) {
-        ssize_t r = recv(fd, p, n, 0);
-        if (r > 0) {
-            p += r;
-            n -= (size_t)r;
-        } else if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-            int rc = wait_fd(fd, POLLIN, deadline);
-            if (rc != WM_OK)
-                return rc;
-        } else {
-            return r < 0 ? -errno : WM_ECONNRESET;
-        }
-    }
-    return WM_OK;
-}
-
-/* Reads one frame's body into s->rbuf. */
-static int read_frame(wm_gd_sync_t *s, int fd, size_t *len, uint64_t deadline)
-{
-    unsigned char h[4];
-    int rc = read_all(fd, (char *)h, 4, deadline);
-    if (rc != WM_OK)
-        return rc;
-    uint32_t total = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
-    if (total < 4 || total > 2u * WM_GD_DEFAULT_MAX_FRAME)
-        return WM_EPROTO;
-    *len = total - 4;
-    if (*len > s->rcap) {
-        char *b = realloc(s->rbuf, *len);
-        if (!b)
-            return WM_ENOMEM;
-        s->rbuf = b;
-        s->rcap = *len;
-    }
-    return read_all(fd, s->rbuf, *len, deadline);
-}
-
 /* One round trip on an open socket: request, then its answer. */
 static int round_trip(wm_gd_sync_t *s, sync_srv_t *v, const wm__gd_call_t *call, int *status,
                       wm_gd_val_t *res)
@@ -201,15 +79,11 @@ static int round_trip(wm_gd_sync_t *s, sync_srv_t *v, const wm__gd_call_t *call,
     int rc = wm__gd_call_encode(&s->pk, id, call);
     if (rc != WM_OK)
         return rc;
-    uint32_t total = (uint32_t)s->sb.size;
-    unsigned char *h = (unsigned char *)s->sb.data;
-    h[0] = (unsigned char)(total >> 24);
-    h[1] = (unsigned char)(total >> 16);
-    h[2] = (unsigned char)(total >> 8);
-    h[3] = (unsigned char)total;
+    wm__svc_frame_header(s->sb.data, s->sb.size);
     size_t len;
-    if ((rc = write_all(v->fd, s->sb.data, s->sb.size, deadline)) != WM_OK ||
-        (rc = read_frame(s, v->fd, &len, deadline)) != WM_OK)
+    if ((rc = wm__svc_sock_write_all(v->fd, s->sb.data, s->sb.size, deadline)) != WM_OK ||
+        (rc = wm__svc_sock_read_frame(v->fd, &s->rbuf, &s->rcap, &len, 2u * WM_GD_DEFAULT_MAX_FRAME,
+                                      deadline)) != WM_OK)
         return rc;
     if (wm__gd_result_read(s->rbuf, len, &got, status, res) != WM_OK || got != id)
         return WM_EPROTO;
@@ -223,7 +97,7 @@ static int srv_open(wm_gd_sync_t *s, sync_srv_t *v, wm_gd_val_t *out)
     if (v->retry_at && wm_now_ms() < v->retry_at)
         return fail(s, out, WM_ENOTCONN, "server %s is down (%s); not retried yet", v->name,
                     wm_gd_strerror(v->last_err));
-    int fd = open_socket(s, v);
+    int fd = wm__svc_sock_open(&v->addr, s->connect_timeout_ms);
     if (fd < 0) {
         srv_close(s, v, fd);
         return fail(s, out, fd, "server %s: %s", v->name, wm_gd_strerror(fd));
@@ -355,7 +229,7 @@ wm_gd_sync_t *wm_gd_sync_new(const wm_gd_options_t *opt)
         s->srv[i].fd = -1;
     for (size_t i = 0; i < s->nsrv; i++) {
         sync_srv_t *v = &s->srv[i];
-        if (!opt->servers[i] || wm__gd_addr_parse(opt->servers[i], &v->addr) != WM_OK ||
+        if (!opt->servers[i] || wm__svc_addr_parse(opt->servers[i], &v->addr) != WM_OK ||
             !(v->name = strdup(opt->servers[i])))
             goto fail;
     }

@@ -3,7 +3,8 @@
 # Compiles every ```c block of README.md and docs/*.md against this build of
 # libwm, so the documentation cannot drift from the API. Blocks with main()
 # are linked too. Usage: check_docs.sh SOURCE_DIR INCLUDE_DIR LIBWM_A CC
-# [GD_INCLUDE_DIR "GD_LIBS..."] (the GlobalData client, linked before libwm).
+# [SVC_INCLUDE_DIRS "SVC_LIBS..."] (the GlobalData and Channel clients, linked
+# before libwm; the include folders separated by ':').
 set -euo pipefail
 src=$1 inc=$2 lib=$3 cc=$4 gdinc=${5:-} gdlibs=${6:-}
 out=$(mktemp -d /tmp/wm-docs.XXXXXX)
@@ -31,7 +32,8 @@ n=0 bad=0
 for f in "$out"/*.c; do
     n=$((n + 1))
     flags=(-std=c11 -Wall -Wextra -Wno-unused-parameter -Werror -I "$inc" $san)
-    [ -z "$gdinc" ] || flags+=(-I "$gdinc" $(pkg-config --cflags msgpack))
+    [ -z "$gdinc" ] || flags+=($(pkg-config --cflags msgpack))
+    for d in ${gdinc//:/ }; do flags+=(-I "$d"); done
     if grep -q 'int main' "$f"; then
         # shellcheck disable=SC2086
         "$cc" "${flags[@]}" -o "${f%.c}" "$f" "$lib" $libs || { echo "FAIL $(basename "$f")"; bad=$((bad + 1)); }
