@@ -22,6 +22,13 @@ static void on_message(wm_conn_t *c, const wm_msg_t *msg, void *user_data)
         wm_ws_send_text(c, msg->data, msg->len);
 }
 
+/* A client with several messages in flight gets the echoes of one read in
+ * one write, not a system call each (wm_conn_set_batch_sends). */
+static void on_open(wm_conn_t *c, void *user_data)
+{
+    wm_conn_set_batch_sends(c, true);
+}
+
 /* Back-pressure: a client that sends faster than it reads is paused until
  * its echoes have gone out. */
 static void on_buffer_full(wm_conn_t *c, void *user_data)
@@ -120,6 +127,7 @@ int main(int argc, char **argv)
     wm_worker_set_max_send_buffer(w, (size_t)max_message + 14);
     if (heartbeat)
         wm_ws_worker_set_heartbeat(w, (uint64_t)heartbeat * 1000, (uint64_t)heartbeat * 1000);
+    wm_worker_on_connect(w, on_open, NULL);
     wm_worker_on_message(w, on_message, NULL);
     wm_worker_on_buffer_full(w, on_buffer_full, NULL);
     wm_worker_on_buffer_drain(w, on_buffer_drain, NULL);
