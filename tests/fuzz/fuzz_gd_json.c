@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(mp.size == 0);
         CHECK(err.reason[0] != '\0' && err.offset <= size);
     } else {
-        CHECK(wm__gd_mp_check(mp.data, mp.size, WM_GD_MAX_DEPTH) == (ssize_t)mp.size);
+        CHECK(wm__mp_check(mp.data, mp.size, WM_GD_MAX_DEPTH) == (ssize_t)mp.size);
         wm_json_writer_t *w = wm_json_writer_new();
         size_t tlen;
         const char *text = to_json(mp.data, mp.size, w, &tlen, &rc);
