@@ -37,47 +37,46 @@ typedef struct chat {
 
 /* ---- the room (websocket worker) --------------------------------------- */
 
-/* Appends `s` as a JSON string body (no quotes) to out[*at, cap). The text
- * is valid UTF-8 (the websocket protocol checks text messages), so only
- * quotes, backslashes and control characters need escapes. Returns false
- * when it does not fit. */
-static bool json_escape(char *out, size_t cap, size_t *at, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        char esc[8];
-        size_t n = 1;
-        if (ch == '"' || ch == '\\') {
-            esc[0] = '\\', esc[1] = (char)ch, n = 2;
-        } else if (ch < 0x20) {
-            n = (size_t)snprintf(esc, sizeof esc, "\\u%04x", ch);
-        } else {
-            esc[0] = (char)ch;
-        }
-        if (*at + n >= cap)
-            return false;
-        memcpy(out + *at, esc, n);
-        *at += n;
-    }
-    return true;
-}
+typedef struct line {
+    const char *text;
+    size_t len;
+} line_t;
 
-static void send_one(wm_conn_t *c, void *line)
+static void send_one(wm_conn_t *c, void *arg)
 {
+    const line_t *line = arg;
     if (wm_ws_is_open(c))
-        wm_ws_send_text(c, line, strlen(line));
+        wm_ws_send_text(c, line->text, line->len);
 }
 
-static void broadcast(wm_conn_t *from, const char *line)
+/* Sends one JSON object, {"KEY": TEXT} or {"from": FROM, "text": TEXT}, to
+ * everyone in the room (wm/json.h escapes it). */
+static void broadcast(wm_conn_t *from, const char *key, const char *who, const char *text,
+                      size_t len)
 {
-    wm_worker_foreach_conn(wm_conn_worker(from), send_one, (void *)line);
+    wm_json_writer_t *w = wm_json_writer_new();
+    if (!w)
+        return;
+    wm_json_write_object_begin(w);
+    if (who) {
+        wm_json_write_key(w, "from");
+        wm_json_write_string(w, who);
+    }
+    wm_json_write_key(w, key);
+    wm_json_write_stringn(w, text, len);
+    wm_json_write_object_end(w);
+    line_t line = {NULL, 0};
+    line.text = wm_json_writer_text(w, &line.len);
+    if (line.text) /* NULL only when out of memory */
+        wm_worker_foreach_conn(wm_conn_worker(from), send_one, &line);
+    wm_json_writer_free(w);
 }
 
 static void announce(wm_conn_t *c, const char *what)
 {
-    char line[128];
-    snprintf(line, sizeof line, "{\"system\":\"guest-%" PRIu64 " %s\"}", wm_conn_id(c), what);
-    broadcast(c, line);
+    char text[64];
+    int n = snprintf(text, sizeof text, "guest-%" PRIu64 " %s", wm_conn_id(c), what);
+    broadcast(c, "system", NULL, text, (size_t)n);
 }
 
 static void on_chat_close(wm_conn_t *c, void *user_data)
@@ -102,13 +101,9 @@ static void on_chat_message(wm_conn_t *c, const wm_msg_t *msg, void *user_data)
         wm_ws_close(c, WM_WS_CLOSE_UNSUPPORTED, "text messages only");
         return;
     }
-    static char line[MAX_TEXT * 6 + 64]; /* every byte may become \u00XX */
-    size_t at = (size_t)snprintf(line, sizeof line, "{\"from\":\"guest-%" PRIu64 "\",\"text\":\"",
-                                 wm_conn_id(c));
-    if (!json_escape(line, sizeof line - 3, &at, msg->data, msg->len))
-        return; /* cannot happen: MAX_TEXT bounds the message */
-    memcpy(line + at, "\"}", 3);
-    broadcast(c, line);
+    char who[32];
+    snprintf(who, sizeof who, "guest-%" PRIu64, wm_conn_id(c));
+    broadcast(c, "text", who, msg->data, msg->len);
 }
 
 /* ---- the page (http worker) -------------------------------------------- */
