@@ -368,6 +368,61 @@ void wm__conn_flush_batch(wm_conn_t *c)
         conn_flush(c);
 }
 
+/* Batched sends made outside their connection's own dispatch (a broadcast
+ * from another connection's message, a timer, a commit) wait for the end of
+ * the loop turn: then each listed connection gets one write for all of
+ * them. The list holds ids, not pointers: a connection may end before the
+ * turn does. */
+static struct {
+    uint64_t *ids, *spare;
+    size_t len, cap, spare_cap;
+    bool scheduled;
+} turn_flush;
+
+static void flush_turn(void *unused)
+{
+    (void)unused;
+    /* Sends made while flushing (an error callback that sends) list their
+     * connection again, for a flush in the next turn. */
+    uint64_t *ids = turn_flush.ids;
+    size_t n = turn_flush.len, cap = turn_flush.cap;
+    turn_flush.ids = turn_flush.spare;
+    turn_flush.cap = turn_flush.spare_cap;
+    turn_flush.len = 0;
+    turn_flush.scheduled = false;
+    for (size_t i = 0; i < n; i++) {
+        wm_conn_t *c = wm_conn_find(ids[i]);
+        if (c)
+            wm__conn_flush_batch(c);
+    }
+    turn_flush.spare = ids;
+    turn_flush.spare_cap = cap;
+}
+
+/* Lists `c` for the end-of-turn flush. False when out of memory: the caller
+ * then writes at once, as without batching. */
+static bool flush_at_turn_end(wm_conn_t *c)
+{
+    if (c->flush_due)
+        return true; /* listed already, or its dispatch will flush it */
+    if (turn_flush.len == turn_flush.cap) {
+        size_t cap = turn_flush.cap ? turn_flush.cap * 2 : 64;
+        uint64_t *v = realloc(turn_flush.ids, cap * sizeof *v);
+        if (!v)
+            return false;
+        turn_flush.ids = v;
+        turn_flush.cap = cap;
+    }
+    if (!turn_flush.scheduled) {
+        if (wm__defer(flush_turn, NULL) != WM_OK)
+            return false;
+        turn_flush.scheduled = true;
+    }
+    turn_flush.ids[turn_flush.len++] = c->id;
+    c->flush_due = true;
+    return true;
+}
+
 void wm__conn_on_writable(evutil_socket_t fd, short what, void *arg)
 {
     wm_conn_t *c = arg;
@@ -424,9 +479,11 @@ static int conn_send(wm_conn_t *c, const void *data, size_t len, bool raw)
         return WM_ENOBUFS;
     }
     bool now = c->state == WM_CONN_ESTABLISHED && queued == 0;
-    bool batch = c->batch_sends && c->dispatching && c->state == WM_CONN_ESTABLISHED;
+    bool batch = c->batch_sends && c->state == WM_CONN_ESTABLISHED &&
+                 (c->dispatching || flush_at_turn_end(c));
     if (batch) {
-        /* Queue now, write once at the end of the dispatch (conn_io.c). */
+        /* Queue now, write once at the end of the dispatch (conn_io.c) or
+         * of the loop turn (flush_turn). */
         now = false;
         c->flush_due = true;
     }

@@ -559,16 +559,21 @@ void test_batch_sends(void)
     ASSERT_EQ(wm_conn_bytes_written(s), 9);
     ASSERT_EQ(wm_conn_send_queue(s), 0);
 
-    /* A send from outside on_message goes out at once, as without batching. */
-    ASSERT_EQ(wm_conn_send(s, "out", 3), WM_SENT); /* text:// adds the newline */
-    tu_raw_wait_bytes(r, 13, 3000);
-    ASSERT_MEM_EQ(r->in + 9, "out\n", 4);
+    /* Sends from outside on_message wait for the end of the loop turn and
+     * then leave in one write. */
+    ASSERT_EQ(wm_conn_send(s, "out", 3), WM_QUEUED); /* text:// adds the newline */
+    ASSERT_EQ(wm_conn_send(s, "x", 1), WM_QUEUED);
+    ASSERT_EQ(wm_conn_bytes_written(s), 9);
+    ASSERT_EQ(wm_conn_send_queue(s), 6);
+    tu_raw_wait_bytes(r, 15, 3000);
+    ASSERT_MEM_EQ(r->in + 9, "out\nx\n", 6);
+    ASSERT_EQ(wm_conn_bytes_written(s), 15);
 
     /* The next read is its own batch. */
     tu_raw_write(r, "d\n", 2);
-    tu_raw_wait_bytes(r, 15, 3000);
+    tu_raw_wait_bytes(r, 17, 3000);
     ASSERT_EQ(batch.n, 4);
-    ASSERT_EQ(batch.written[3], 13);
+    ASSERT_EQ(batch.written[3], 15);
     ASSERT_EQ(n_error, 0);
     tu_raw_free(r);
     wm_worker_free(w);
@@ -590,6 +595,52 @@ void test_batch_sends_close(void)
     tu_run_for(10);
     ASSERT_EQ(tu_check_each_closed_once(), 1);
     tu_raw_free(r);
+    wm_worker_free(w);
+    WM_TEST_CLEAN();
+}
+
+/* Fan-out: a message on one connection sends three lines to every
+ * connection of the worker and then destroys the last one. The others get
+ * their lines at the end of the turn, in one write each (nothing was
+ * written while the callback ran); the destroyed one gets nothing and
+ * nothing breaks. */
+static wm_conn_t *fan_conns[3];
+static uint64_t fan_written_during[3];
+
+static void fan_echo(wm_conn_t *c, const wm_msg_t *m, void *ud)
+{
+    (void)c;
+    (void)m;
+    (void)ud;
+    for (int line = 0; line < 3; line++)
+        for (int i = 0; i < 3; i++)
+            ASSERT_EQ(wm_conn_send(fan_conns[i], "ev", 2), WM_QUEUED);
+    for (int i = 0; i < 3; i++)
+        fan_written_during[i] = wm_conn_bytes_written(fan_conns[i]);
+    wm_conn_destroy(fan_conns[2]);
+}
+
+void test_batch_sends_fanout(void)
+{
+    wm_worker_t *w = batch_worker(true);
+    wm_worker_on_message(w, fan_echo, NULL);
+    tu_raw_t *r[3];
+    for (int i = 0; i < 3; i++) {
+        r[i] = tu_raw_new(tu_tcp_connect("127.0.0.1", wm_worker_port(w), 0), true);
+        fan_conns[i] = tu_wait_accept(w, (size_t)i + 1, 2000);
+    }
+    tu_raw_write(r[1], "go\n", 3);
+    tu_raw_wait_bytes(r[0], 9, 3000);
+    tu_raw_wait_bytes(r[1], 9, 3000);
+    tu_run_until(tu_raw_pred_eof, r[2], 3000, "the destroyed connection's end");
+    for (int i = 0; i < 2; i++) {
+        ASSERT_MEM_EQ(r[i]->in, "ev\nev\nev\n", 9);
+        ASSERT_EQ(fan_written_during[i], 0);
+        ASSERT_EQ(wm_conn_bytes_written(fan_conns[i]), 9);
+    }
+    ASSERT_EQ(r[2]->received, 0);
+    for (int i = 0; i < 3; i++)
+        tu_raw_free(r[i]);
     wm_worker_free(w);
     WM_TEST_CLEAN();
 }

@@ -132,13 +132,17 @@ size_t wm_conn_max_send_buffer(const wm_conn_t *c);
 void wm_conn_set_max_package(wm_conn_t *c, size_t bytes);
 size_t wm_conn_max_package(const wm_conn_t *c);
 
-/* Batching (off by default). When on, what on_message sends on its own
- * connection is queued, and everything the messages of one read produced
- * goes to the kernel in one write after the last of them: a client that
- * pipelines 16 requests gets its 16 replies in one segment instead of 16
- * system calls. Such sends return WM_QUEUED (the limit and on_buffer_full
- * apply as usual); sends from elsewhere (timers, other connections) are not
- * affected. For request/response protocols whose clients pipeline. */
+/* Batching (off by default). When on, sends are queued and reach the
+ * kernel in one write per connection:
+ * - what on_message sends on its own connection goes after the last
+ *   message of the read: a client that pipelines 16 requests gets its 16
+ *   replies in one segment instead of 16 system calls;
+ * - what is sent from elsewhere (another connection's message, a timer)
+ *   goes at the end of the loop turn: 100 events published to a subscriber
+ *   within one turn leave in one write, not 100.
+ * Such sends return WM_QUEUED (the limit and on_buffer_full apply as
+ * usual). Nothing waits longer than the current loop turn. For servers
+ * whose clients pipeline, and for fan-out (pub/sub, broadcasts). */
 void wm_conn_set_batch_sends(wm_conn_t *c, bool on);
 
 /* ---- Callbacks (replace the worker's for this connection) -------------- */
