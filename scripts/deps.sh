@@ -7,7 +7,7 @@
 #          node's `ws` and playwright-core in tests/node/node_modules (npm ci,
 #          from tests/node/package-lock.json)
 #   bench  adds wrk and nginx, the anchors of bench/http, redis-server (the
-#          anchor of bench/globaldata), and the node peers
+#          anchor of bench/globaldata and bench/channel), and the node peers
 # Idempotent and quick: dpkg is asked first, apt only runs for what is missing,
 # npm only when tests/node/node_modules is older than the lock file.
 set -euo pipefail
