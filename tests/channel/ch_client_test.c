@@ -401,6 +401,14 @@ static void spin_until_both(const bool *a, const bool *b, int ms)
         event_base_loop(wm_loop_base(), EVLOOP_ONCE | EVLOOP_NONBLOCK), sleep_ms(1);
 }
 
+/* Promise 4 on the timeout path: the first timed-out callback frees the
+ * client; the second request, timed out in the same tick, is cancelled. */
+static void free_on_timeout(wm_ch_client_t *c, int status, uint64_t result, void *user_data)
+{
+    on_done(c, status, result, user_data);
+    wm_ch_client_free(c);
+}
+
 /* A server that stops answering (SIGSTOP on its worker): requests end with
  * WM_ETIMEDOUT after request_timeout_ms, once; the connection stays, the
  * late replies are ignored, the late enqueue was stored all the same, and
@@ -453,6 +461,21 @@ static void test_request_timeout(void)
     ASSERT_EQ(wm_ch_watch(c, "late", 0, record_ack, &jobs), WM_OK);
     wait_seen(&jobs, 1); /* the timed-out enqueue was stored */
     ASSERT_STR_EQ(jobs.what[0], "late=late-job");
+
+    /* Freed inside a timeout callback. */
+    wm_ch_client_t *f = wm_ch_client_new(url, &o);
+    ASSERT(f != NULL);
+    wait_connected(f, 1);
+    ASSERT_EQ(kill(worker, SIGSTOP), 0);
+    done_t f1 = {0}, f2 = {0};
+    ASSERT_EQ(wm_ch_publish(f, ev, 1, "1", 1, free_on_timeout, &f1), WM_OK);
+    ASSERT_EQ(wm_ch_publish(f, ev, 1, "2", 1, on_done, &f2), WM_OK);
+    spin_until_both(&f1.got, &f2.got, 5000);
+    kill(worker, SIGCONT);
+    ASSERT_EQ(f1.calls, 1);
+    ASSERT_EQ(f1.status, WM_ETIMEDOUT);
+    ASSERT_EQ(f2.calls, 1);
+    ASSERT_EQ(f2.status, WM_ECANCELED);
 
     /* Freed while requests wait: WM_ECANCELED, not a timeout later. */
     ASSERT_EQ(kill(worker, SIGSTOP), 0);
