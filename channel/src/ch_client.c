@@ -1,11 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* The asynchronous Channel client on the wm loop (wm/channel.h).
  *
- * One frame:// connection. Requests are written at once and wait in a FIFO;
- * the server answers one connection's requests in order, so each reply
- * belongs to the FIFO's head (its id is checked). Pushes (events, queue
- * messages) arrive between replies and are told apart by their first
- * element, a str.
+ * One frame:// connection. Requests are written at once and wait in a FIFO
+ * (svc_fifo.h, shared with GlobalData's client); the server answers one
+ * connection's requests in order, so each reply belongs to the FIFO's head
+ * (its id is checked). Pushes (events, queue messages) arrive between
+ * replies and are told apart by their first element, a str.
+ *
+ * Timeouts, as GlobalData's client: a request not answered within
+ * request_timeout_ms of being sent runs its callback with WM_ETIMEDOUT and
+ * stays in the FIFO as a tombstone until its late reply (ignored) or the
+ * connection's end removes it. The connection is kept: a server that is
+ * only slow keeps our subscriptions and watches, and one that is gone is
+ * found by the transport (a reset, a failed write) and reconnected. Only
+ * an auth left unanswered starts the connection over. One repeating timer
+ * checks deadlines while a request waits.
  *
  * What must survive a reconnect is kept as state, not as requests: the set
  * of subscribed events, the handlers, the watched queues. When a connection
@@ -34,14 +43,16 @@
 #include <wm/timer.h>
 
 #include "ch_client_int.h"
+#include "svc_fifo.h"
 
 enum { ST_DOWN, ST_CONNECTING, ST_UP };
 
-/* A sent request waiting for its reply, or a finished one waiting for its
- * callback to run from the loop (`status` set). */
+/* A sent request waiting for its reply (in c->fifo), or a finished one
+ * waiting for its callback to run from the loop (in c->done, `status`
+ * set). */
 typedef struct pend {
-    struct pend *next;
-    uint64_t id;
+    wm__svc_pend_t pend; /* first: the FIFO links these (id, deadline, done) */
+    struct pend *next;   /* c->done */
     wm_ch_done_cb cb;
     void *user_data;
     bool is_auth;
@@ -76,14 +87,15 @@ typedef struct watch {
 struct wm_ch_client {
     wm__svc_addr_t addr;
     char *auth;
-    uint64_t connect_timeout_ms, retry_min_ms, retry_max_ms;
+    uint64_t connect_timeout_ms, request_timeout_ms, retry_min_ms, retry_max_ms;
     size_t max_offline, max_offline_bytes;
     wm_conn_t *conn;
     int state;
     uint64_t retry_ms;
     wm_timer_id_t retry_timer;
     int last_err;
-    pend_t *head, *tail;     /* sent, waiting for replies */
+    wm__svc_fifo_t fifo;     /* of pend_t: sent, waiting for replies */
+    wm_timer_id_t tick;      /* checks their deadlines while one waits */
     pend_t *done, *done_end; /* finished, callbacks to run from the loop */
     wm_timer_id_t done_timer;
     offline_t *oq, *oq_end;
@@ -181,14 +193,13 @@ static void finish_later(wm_ch_client_t *c, wm_ch_done_cb cb, void *user_data, i
         c->done_timer = wm_timer_add(0, false, run_done, c, NULL);
 }
 
-/* Fails every sent request (the connection ended) with `status`. */
+/* Fails every sent request (the connection ended) with `status`; the ones
+ * that timed out were told already. */
 static void fail_sent(wm_ch_client_t *c, int status)
 {
-    while (c->head) { /* a callback freeing the client empties the FIFO itself */
-        pend_t *p = c->head;
-        if (!(c->head = p->next))
-            c->tail = NULL;
-        if (p->cb && !p->is_auth)
+    pend_t *p; /* a callback freeing the client empties the FIFO itself */
+    while ((p = (pend_t *)wm__svc_fifo_pop(&c->fifo))) {
+        if (p->cb && !p->is_auth && !p->pend.done)
             p->cb(c, status, 0, p->user_data);
         free(p);
     }
@@ -200,6 +211,39 @@ static void offline_free(offline_t *o)
     free(o);
 }
 
+/* ---- Deadlines ----------------------------------------------------------- */
+
+/* A request whose deadline passed (marked done by the FIFO's walk). */
+static void on_expired(wm__svc_pend_t *sp, void *user_data)
+{
+    wm_ch_client_t *c = user_data;
+    pend_t *p = (pend_t *)sp;
+    if (p->is_auth) {
+        /* Nothing can be sent until auth is answered: start over (this
+         * fails the FIFO, which ends the walk). */
+        c->last_err = WM_ETIMEDOUT;
+        set_error(c, "channel server %s: auth: no answer within %llu ms", c->addr.url,
+                  (unsigned long long)c->request_timeout_ms);
+        wm_conn_destroy(c->conn);
+        return;
+    }
+    if (p->cb)
+        p->cb(c, WM_ETIMEDOUT, 0, p->user_data);
+}
+
+static void on_tick(wm_timer_id_t id, void *user_data)
+{
+    wm_ch_client_t *c = user_data;
+    (void)id;
+    enter(c);
+    wm__svc_fifo_expire(&c->fifo, wm_now_ms(), on_expired, c);
+    if (!c->dead && c->fifo.waiting == 0) {
+        wm_timer_del(c->tick);
+        c->tick = 0;
+    }
+    leave(c);
+}
+
 /* ---- Sending ------------------------------------------------------------- */
 
 /* Sends [id, op, args...] with args already encoded; the reply goes to cb. */
@@ -209,12 +253,12 @@ static int send_req(wm_ch_client_t *c, int op, uint32_t argc, const char *args, 
     pend_t *p = calloc(1, sizeof *p);
     if (!p)
         return WM_ENOMEM;
-    p->id = c->next_id++;
+    p->pend.id = c->next_id++;
     p->cb = cb;
     p->user_data = user_data;
     p->is_auth = is_auth;
     msgpack_sbuffer_clear(&c->sb);
-    wm__ch_req_begin(&c->pk, p->id, op, argc);
+    wm__ch_req_begin(&c->pk, p->pend.id, op, argc);
     if (len)
         msgpack_sbuffer_write(&c->sb, args, len);
     int rc = wm_conn_send(c->conn, c->sb.data, c->sb.size);
@@ -223,11 +267,11 @@ static int send_req(wm_ch_client_t *c, int op, uint32_t argc, const char *args, 
         set_error(c, "the request could not be sent: %s", wm_strerror(rc));
         return rc == WM_ENOBUFS ? WM_ENOMEM : rc;
     }
-    if (c->tail)
-        c->tail->next = p;
-    else
-        c->head = p;
-    c->tail = p;
+    p->pend.deadline = wm_now_ms() + c->request_timeout_ms;
+    wm__svc_fifo_push(&c->fifo, &p->pend);
+    if (!c->tick)
+        c->tick =
+            wm_timer_add(wm__svc_deadline_tick_ms(c->request_timeout_ms), true, on_tick, c, NULL);
     return WM_OK;
 }
 
@@ -452,13 +496,15 @@ static void protocol_error(wm_ch_client_t *c, const char *why)
 
 static void on_reply(wm_ch_client_t *c, const wm__ch_incoming_t *in)
 {
-    pend_t *p = c->head;
-    if (!p || p->id != in->id) {
+    pend_t *p = (pend_t *)wm__svc_fifo_answer(&c->fifo, in->id);
+    if (!p) {
         protocol_error(c, "a reply to no request");
         return;
     }
-    if (!(c->head = p->next))
-        c->tail = NULL;
+    if (p->pend.done) { /* timed out: its callback ran */
+        free(p);
+        return;
+    }
     if (p->is_auth && in->status != WM_OK) {
         free(p);
         c->last_err = in->status;
@@ -537,6 +583,8 @@ wm_ch_client_t *wm_ch_client_new(const char *url, const wm_ch_options_t *opt)
     }
     c->connect_timeout_ms =
         opt->connect_timeout_ms ? opt->connect_timeout_ms : WM_CH_DEFAULT_CONNECT_TIMEOUT_MS;
+    c->request_timeout_ms =
+        opt->request_timeout_ms ? opt->request_timeout_ms : WM_CH_DEFAULT_REQUEST_TIMEOUT_MS;
     c->retry_min_ms = opt->retry_min_ms ? opt->retry_min_ms : WM_CH_DEFAULT_RETRY_MIN_MS;
     c->retry_max_ms = opt->retry_max_ms ? opt->retry_max_ms : WM_CH_DEFAULT_RETRY_MAX_MS;
     c->max_offline = opt->max_offline ? opt->max_offline : WM_CH_DEFAULT_MAX_OFFLINE;
@@ -559,6 +607,9 @@ static void cancel_all(wm_ch_client_t *c)
     if (c->retry_timer)
         wm_timer_del(c->retry_timer);
     c->retry_timer = 0;
+    if (c->tick)
+        wm_timer_del(c->tick);
+    c->tick = 0;
     if (c->conn) {
         wm_conn_t *conn = c->conn;
         c->conn = NULL; /* its on_close now ignores it */

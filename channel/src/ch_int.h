@@ -25,7 +25,7 @@
 #define WM_CH_MAX_NAMES 1000                       /* names in one request */
 #define WM_CH_MAX_SUBS 10000                       /* subscriptions of one connection */
 #define WM_CH_DEFAULT_MAX_FRAME (8 * 1024 * 1024)  /* one frame, header included */
-#define WM_CH_DEFAULT_MAX_BUFFER (4 * 1024 * 1024) /* a connection's pending pushes */
+#define WM_CH_DEFAULT_MAX_BUFFER (4 * 1024 * 1024) /* a connection's unsent pushes */
 #define WM_CH_DEFAULT_INFLIGHT 100                 /* queue messages per watcher */
 #define WM_CH_MAX_INFLIGHT 100000
 #define WM_CH_DEFAULT_VISIBILITY_MS 30000
@@ -138,14 +138,19 @@ void wm__ch_persist_close(wm__ch_persist_t *p);
 
 /* ---- The server (ch_server.c) -------------------------------------------- */
 
-typedef enum wm__ch_slow_policy { WM_CH_SLOW_DROP, WM_CH_SLOW_DISCONNECT } wm__ch_slow_policy_t;
+/* What a subscriber that reads too slowly costs (docs/channel.md): its
+ * oldest waiting pushes, or its connection. */
+typedef enum wm__ch_slow_policy {
+    WM_CH_SLOW_DROP_OLDEST,
+    WM_CH_SLOW_DISCONNECT
+} wm__ch_slow_policy_t;
 
 typedef struct wm__ch_config {
     const char *listen; /* a wm URL: frame URL, TCP or unix socket */
     const char *data;   /* the SQLite file for queues */
     const char *auth;   /* the shared secret, or NULL */
     size_t max_frame;
-    size_t max_buffer; /* bytes of pushes a connection may have unsent */
+    size_t max_buffer; /* bytes of pushes a connection may hold unsent */
     wm__ch_slow_policy_t slow_policy;
     uint32_t inflight;     /* default per-watcher limit */
     int64_t visibility_ms; /* default visibility timeout */

@@ -29,9 +29,13 @@ static void usage(FILE *out, const char *prog)
             "                         (default " DEFAULT_LISTEN ")\n"
             "  --data FILE            the SQLite file for queues (default ./" DEFAULT_DATA ")\n"
             "  --auth SECRET          clients must send [id, \"auth\", SECRET] first\n"
-            "  --max-buffer BYTES     unsent pushes a connection may have (default %d)\n"
-            "  --slow-policy POLICY   past that bound: drop (default) drops the push,\n"
-            "                         disconnect closes the connection; both are counted\n"
+            "  --max-buffer BYTES     unsent pushes one connection may hold (default %d)\n"
+            "  --slow-policy POLICY   for a subscriber that reads too slowly:\n"
+            "                         drop-oldest (default): past half the bound, pushes\n"
+            "                         wait as whole messages in a backlog of the other\n"
+            "                         half, which drops its oldest to make room;\n"
+            "                         disconnect: past the bound, the connection is\n"
+            "                         closed. Both are counted (stats, status).\n"
             "  --inflight N           queue messages a watcher holds unacked (default %d)\n"
             "  --visibility-ms MS     redeliver a message not acked in MS (default %d)\n"
             "  --max-frame BYTES      largest request frame (default %d)\n"
@@ -89,7 +93,7 @@ int main(int argc, char **argv)
     static wm__ch_config_t cfg = {.data = DEFAULT_DATA,
                                   .max_frame = WM_CH_DEFAULT_MAX_FRAME,
                                   .max_buffer = WM_CH_DEFAULT_MAX_BUFFER,
-                                  .slow_policy = WM_CH_SLOW_DROP,
+                                  .slow_policy = WM_CH_SLOW_DROP_OLDEST,
                                   .inflight = WM_CH_DEFAULT_INFLIGHT,
                                   .visibility_ms = WM_CH_DEFAULT_VISIBILITY_MS};
     static char url[600];
@@ -118,13 +122,13 @@ int main(int argc, char **argv)
                 return 2;
             break;
         case 'p':
-            if (strcmp(optarg, "drop") == 0)
-                cfg.slow_policy = WM_CH_SLOW_DROP;
+            if (strcmp(optarg, "drop-oldest") == 0)
+                cfg.slow_policy = WM_CH_SLOW_DROP_OLDEST;
             else if (strcmp(optarg, "disconnect") == 0)
                 cfg.slow_policy = WM_CH_SLOW_DISCONNECT;
             else {
-                fprintf(stderr, "%s: --slow-policy is drop or disconnect, not '%s'\n", argv[0],
-                        optarg);
+                fprintf(stderr, "%s: --slow-policy is drop-oldest or disconnect, not '%s'\n",
+                        argv[0], optarg);
                 return 2;
             }
             break;

@@ -11,12 +11,23 @@
  * subscriber per event, in rotation. The push is packed once per event (and
  * once more, lazily, in PHP's format).
  *
- * Slow readers. A push is only written while the connection's unsent bytes
- * stay under --max-buffer; otherwise the policy applies: "drop" (the
- * default) counts and drops that push, "disconnect" counts and closes the
- * connection. Queue messages are never dropped: a watcher whose buffer is
- * over the bound is simply not chosen until it drains. Replies are always
- * written (the worker's hard send limit is well above the bound).
+ * Slow readers. With "drop-oldest" (the default) a push is written while
+ * the connection's output holds under half of --max-buffer; past that it
+ * waits, a whole message, in the connection's backlog, which keeps the
+ * other half and drops its oldest messages (counted) to stay under it.
+ * When the output empties (wm_conn_want_drain, on_buffer_drain) the backlog
+ * moves into it in order. Frames are never cut. With "disconnect" a push
+ * that would take the output over --max-buffer closes the connection
+ * instead (counted). Queue messages are never dropped: a watcher whose
+ * buffer is over the bound is simply not chosen until it drains. Replies
+ * are always written (the worker's hard send limit is well above the
+ * bound).
+ *
+ * A send can end its connection at once (a write that fails), and libwm
+ * then runs on_close inside it; the walks above hold pointers to
+ * subscribers and watchers, so such a connection is only marked (`ended`)
+ * and released by reap_doomed() at the end of the entry point, as are the
+ * connections a walk condemned (`doomed`).
  *
  * Queues. A message is kept in memory and queued to SQLite (ch_persist.c);
  * the enqueue's reply waits for that commit, and replies on a connection
@@ -98,24 +109,34 @@ typedef struct pattern {
     ch_client_t *c;
 } pattern_t;
 
-typedef struct held {
+/* Whole messages waiting on a connection: replies held until a commit
+ * (seq), or pushes in a slow subscriber's backlog. */
+typedef struct blob {
+    struct blob *next;
     uint64_t seq;
     size_t len;
-    struct held *next;
     char data[];
-} held_t;
+} blob_t;
+
+typedef struct blist {
+    blob_t *head, *tail;
+    size_t n;
+    size_t bytes; /* what the blobs cost, their headers included */
+} blist_t;
 
 struct ch_client {
     wm_conn_t *conn;
     int format;
     bool authed, closing, doomed;
+    bool ended; /* its connection ended inside one of our sends: release it later */
     uint64_t stamp;
     char **subs; /* names and patterns, for cleanup */
     size_t nsubs, capsubs;
     watch_t *watches;
-    held_t *held, *held_tail;
-    size_t nheld;
+    blist_t held;             /* replies waiting for a commit, in order */
+    blist_t backlog;          /* pushes waiting for room in the output (drop-oldest) */
     ch_client_t *prev, *next; /* srv.clients */
+    ch_client_t *reap_next;   /* srv.reap */
 };
 
 typedef struct stats {
@@ -138,8 +159,8 @@ static struct {
     msgpack_packer pk;
     msgpack_zone zone;
     wm_timer_id_t tick;
-    ch_client_t *doomed[4096];
-    size_t ndoomed;
+    ch_client_t *reap; /* doomed or ended connections, dealt with after the walks */
+    unsigned sending;  /* inside wm_conn_send: a connection ending now is released later */
     stats_t st;
 } srv;
 
@@ -180,6 +201,46 @@ static char *dup_name(const char *s, size_t n)
         d[n] = '\0';
     }
     return d;
+}
+
+/* ---- Byte lists ------------------------------------------------------------- */
+
+static blob_t *blist_push(blist_t *l, const char *data, size_t len, uint64_t seq)
+{
+    blob_t *b = malloc(sizeof *b + len);
+    if (!b)
+        return NULL;
+    b->next = NULL;
+    b->seq = seq;
+    b->len = len;
+    memcpy(b->data, data, len);
+    if (l->tail)
+        l->tail->next = b;
+    else
+        l->head = b;
+    l->tail = b;
+    l->n++;
+    l->bytes += sizeof *b + len;
+    return b;
+}
+
+/* Unlinks the head; the caller frees it. */
+static blob_t *blist_pop(blist_t *l)
+{
+    blob_t *b = l->head;
+    if (!b)
+        return NULL;
+    if (!(l->head = b->next))
+        l->tail = NULL;
+    l->n--;
+    l->bytes -= sizeof *b + b->len;
+    return b;
+}
+
+static void blist_clear(blist_t *l)
+{
+    while (l->head)
+        free(blist_pop(l));
 }
 
 /* ---- Message lists ---------------------------------------------------------- */
@@ -317,20 +378,58 @@ static void queue_maybe_free(queue_t *q)
 
 /* ---- Sending ---------------------------------------------------------------- */
 
+static void reap_add(ch_client_t *c)
+{
+    c->reap_next = srv.reap;
+    srv.reap = c;
+}
+
 static void doom(ch_client_t *c)
 {
     if (c->doomed)
         return;
     c->doomed = true;
-    if (srv.ndoomed < sizeof srv.doomed / sizeof srv.doomed[0])
-        srv.doomed[srv.ndoomed++] = c;
+    reap_add(c);
 }
 
-/* Closes the connections a publish condemned, after its loops. */
+static void client_release(ch_client_t *c);
+
+/* After the walks over subscribers, watchers and clients: closes the
+ * connections they condemned, and forgets the ones that ended under a send
+ * (their on_close came while a walk held pointers to them). */
 static void reap_doomed(void)
 {
-    while (srv.ndoomed > 0)
-        wm_conn_destroy(srv.doomed[--srv.ndoomed]->conn);
+    while (srv.reap) {
+        ch_client_t *c = srv.reap;
+        srv.reap = c->reap_next;
+        c->reap_next = NULL;
+        if (c->ended)
+            client_release(c);
+        else
+            wm_conn_destroy(c->conn); /* its on_close releases it */
+    }
+}
+
+/* wm_conn_send can end the connection at once (a write that fails), and
+ * then runs on_close inside it: on_close sees `sending` and leaves the
+ * release to reap_doomed (on_commit's walk over every client, say, goes
+ * on past it). */
+static int conn_send(ch_client_t *c, const char *data, size_t len)
+{
+    srv.sending++;
+    int rc = wm_conn_send(c->conn, data, len);
+    srv.sending--;
+    return rc;
+}
+
+/* The same for a close, which ends at once when nothing is queued. */
+static void conn_close(ch_client_t *c)
+{
+    if (c->ended)
+        return;
+    srv.sending++;
+    wm_conn_close(c->conn);
+    srv.sending--;
 }
 
 static bool over_bound(const ch_client_t *c, size_t len)
@@ -338,28 +437,81 @@ static bool over_bound(const ch_client_t *c, size_t len)
     return wm_conn_send_queue(c->conn) + len > srv.cfg->max_buffer;
 }
 
-/* A pub/sub push: under the bound it is written, else the policy applies. */
-static bool push_event(ch_client_t *c, const char *data, size_t len)
+/* Drop-oldest splits --max-buffer in two: the output takes pushes up to
+ * half of it (one push always fits in an empty output), the backlog holds
+ * the other half as whole messages and loses its oldest past that. */
+static bool output_has_room(const ch_client_t *c, size_t len)
 {
-    if (c->doomed || c->closing)
-        return false;
-    if (over_bound(c, len)) {
-        srv.st.dropped++;
-        if (srv.cfg->slow_policy == WM_CH_SLOW_DISCONNECT) {
-            srv.st.slow_disconnects++;
-            doom(c);
-        }
-        return false;
-    }
-    if (wm_conn_send(c->conn, data, len) < 0)
+    size_t queued = wm_conn_send_queue(c->conn);
+    return queued == 0 || queued + len <= srv.cfg->max_buffer / 2;
+}
+
+static bool write_push(ch_client_t *c, const char *data, size_t len)
+{
+    if (conn_send(c, data, len) < 0)
         return false;
     srv.st.delivered++;
     return true;
 }
 
+/* Moves backlogged pushes to the output, oldest first, while it has room;
+ * asks for a drain callback when some are left (the output is not empty
+ * then, so the callback will come). */
+static void backlog_flush(ch_client_t *c)
+{
+    while (c->backlog.head && !c->doomed && !c->ended && !c->closing &&
+           output_has_room(c, c->backlog.head->len)) {
+        blob_t *b = blist_pop(&c->backlog);
+        write_push(c, b->data, b->len);
+        free(b);
+    }
+    if (c->backlog.head && !c->doomed && !c->ended && !wm_conn_want_drain(c->conn))
+        blist_clear(&c->backlog); /* closing: nothing more goes out */
+}
+
+/* A push behind others, or with no room: it joins the backlog, whose
+ * oldest are dropped (whole, counted) to keep it under its half of
+ * --max-buffer. The newest always stays, however large. */
+static bool backlog_add(ch_client_t *c, const char *data, size_t len)
+{
+    if (!blist_push(&c->backlog, data, len, 0)) {
+        srv.st.dropped++;
+        return false;
+    }
+    while (c->backlog.bytes > srv.cfg->max_buffer / 2 && c->backlog.head != c->backlog.tail) {
+        free(blist_pop(&c->backlog));
+        srv.st.dropped++;
+    }
+    if (!wm_conn_want_drain(c->conn))
+        backlog_flush(c); /* the output emptied since: move them now */
+    return true;
+}
+
+/* A pub/sub push: written, backlogged, or the policy applies. Returns
+ * whether it will be sent. */
+static bool push_event(ch_client_t *c, const char *data, size_t len)
+{
+    if (c->doomed || c->ended || c->closing)
+        return false;
+    if (srv.cfg->slow_policy == WM_CH_SLOW_DISCONNECT) {
+        if (over_bound(c, len)) {
+            srv.st.dropped++;
+            srv.st.slow_disconnects++;
+            doom(c);
+            return false;
+        }
+        return write_push(c, data, len);
+    }
+    if (!c->backlog.head && output_has_room(c, len))
+        return write_push(c, data, len);
+    return backlog_add(c, data, len);
+}
+
 static void send_reply(ch_client_t *c, const char *data, size_t len)
 {
-    if (wm_conn_send(c->conn, data, len) == WM_ENOBUFS)
+    if (c->ended)
+        return;
+    if (conn_send(c, data, len) == WM_ENOBUFS)
         doom(c);
 }
 
@@ -367,43 +519,31 @@ static void send_reply(ch_client_t *c, const char *data, size_t len)
  * replies and until srv.need_seq has committed. */
 static void reply_done(ch_client_t *c, uint64_t seq)
 {
-    bool wait = c->held || (seq && seq > wm__ch_persist_committed(srv.persist));
+    bool wait = c->held.head || (seq && seq > wm__ch_persist_committed(srv.persist));
     if (!wait) {
         send_reply(c, srv.sb.data, srv.sb.size);
         return;
     }
-    held_t *h = malloc(sizeof *h + srv.sb.size);
-    if (!h) {
+    if (!blist_push(&c->held, srv.sb.data, srv.sb.size, seq)) {
         doom(c);
         return;
     }
-    h->seq = seq;
-    h->len = srv.sb.size;
-    h->next = NULL;
-    memcpy(h->data, srv.sb.data, srv.sb.size);
-    if (c->held_tail)
-        c->held_tail->next = h;
-    else
-        c->held = h;
-    c->held_tail = h;
-    if (++c->nheld == HELD_MAX)
+    if (c->held.n == HELD_MAX)
         wm_conn_pause_recv(c->conn);
 }
 
 static void release_held(ch_client_t *c, uint64_t committed)
 {
-    while (c->held && c->held->seq <= committed) {
-        held_t *h = c->held;
-        c->held = h->next;
-        if (!c->held)
-            c->held_tail = NULL;
+    while (c->held.head && c->held.head->seq <= committed && !c->ended) {
+        bool was_full = c->held.n == HELD_MAX;
+        blob_t *h = blist_pop(&c->held);
         send_reply(c, h->data, h->len);
         free(h);
-        if (c->nheld-- == HELD_MAX)
+        if (was_full)
             wm_conn_resume_recv(c->conn);
     }
-    if (!c->held && c->closing)
-        wm_conn_close(c->conn);
+    if (!c->held.head && c->closing)
+        conn_close(c);
 }
 
 /* The writer committed: release the replies that waited for it. Walks every
@@ -411,7 +551,7 @@ static void release_held(ch_client_t *c, uint64_t committed)
 static void on_commit(uint64_t committed, void *user_data)
 {
     for (ch_client_t *c = srv.clients; c; c = c->next)
-        if (c->held)
+        if (c->held.head)
             release_held(c, committed);
     reap_doomed();
 }
@@ -586,7 +726,7 @@ static void queue_send(watch_t *w, qmsg_t *m)
 static bool can_take(const watch_t *w)
 {
     const ch_client_t *c = w->c;
-    if (c->doomed || c->closing || w->inflight.n >= w->limit)
+    if (c->doomed || c->ended || c->closing || w->inflight.n >= w->limit)
         return false;
     if (c->format == FMT_PHP && w->credits == 0)
         return false;
@@ -1049,7 +1189,7 @@ static void pack_stat(const char *name, uint64_t v)
 }
 
 typedef struct totals {
-    uint64_t queues, ready, delayed, inflight, events, clients;
+    uint64_t queues, ready, delayed, inflight, events, clients, backlog, backlog_bytes;
 } totals_t;
 
 static totals_t totals(void)
@@ -1061,8 +1201,11 @@ static totals_t totals(void)
         t.delayed += q->delayed.n;
         t.inflight += q->inflight;
     }
-    for (ch_client_t *c = srv.clients; c; c = c->next)
+    for (ch_client_t *c = srv.clients; c; c = c->next) {
         t.clients++;
+        t.backlog += c->backlog.n;
+        t.backlog_bytes += c->backlog.bytes;
+    }
     return t;
 }
 
@@ -1072,7 +1215,7 @@ static void op_stats(ch_client_t *c, const wm__svc_req_t *r)
     wm__svc_writer_stats_t ws;
     wm__ch_persist_get_stats(srv.persist, &ws);
     wm__svc_resp_begin(&srv.pk, r->id, WM_CH_OK);
-    msgpack_pack_map(&srv.pk, 21);
+    msgpack_pack_map(&srv.pk, 23);
     pack_stat("pid", (uint64_t)getpid());
     pack_stat("connections", t.clients);
     pack_stat("connections_total", srv.st.connections);
@@ -1083,6 +1226,8 @@ static void op_stats(ch_client_t *c, const wm__svc_req_t *r)
     pack_stat("delivered", srv.st.delivered);
     pack_stat("dropped", srv.st.dropped);
     pack_stat("slow_disconnects", srv.st.slow_disconnects);
+    pack_stat("backlog", t.backlog);
+    pack_stat("backlog_bytes", t.backlog_bytes);
     pack_stat("queues", t.queues);
     pack_stat("ready", t.ready);
     pack_stat("delayed", t.delayed);
@@ -1147,10 +1292,10 @@ static void handle_request(ch_client_t *c, const char *data, size_t len)
             break;
         }
     }
-    if (!c->doomed)
+    if (!c->doomed && !c->ended)
         reply_done(c, seq);
-    if (c->closing && !c->held)
-        wm_conn_close(c->conn);
+    if (c->closing && !c->held.head)
+        conn_close(c);
 }
 
 /* ---- walkor/channel's PHP format ------------------------------------------------ */
@@ -1259,7 +1404,7 @@ static void handle_php_frame(ch_client_t *c, const char *data, size_t len)
         php_each_channel(c, &r);
     }
     if (c->closing)
-        wm_conn_close(c->conn);
+        conn_close(c);
 }
 
 /* ---- Connections ------------------------------------------------------------------ */
@@ -1296,15 +1441,13 @@ static void client_release(ch_client_t *c)
         unsubscribe_one(c, c->subs[c->nsubs - 1]);
     while (c->watches)
         unwatch(c, c->watches);
-    while (c->held) {
-        held_t *h = c->held;
-        c->held = h->next;
-        free(h);
-    }
-    c->held_tail = NULL;
-    for (size_t i = 0; i < srv.ndoomed; i++)
-        if (srv.doomed[i] == c)
-            srv.doomed[i] = srv.doomed[--srv.ndoomed];
+    blist_clear(&c->held);
+    blist_clear(&c->backlog);
+    for (ch_client_t **pp = &srv.reap; *pp; pp = &(*pp)->reap_next)
+        if (*pp == c) {
+            *pp = c->reap_next;
+            break;
+        }
     if (c->prev)
         c->prev->next = c->next;
     else if (srv.clients == c)
@@ -1342,29 +1485,45 @@ static void on_connect(wm_conn_t *conn, void *user_data)
 static void on_close(wm_conn_t *conn, void *user_data)
 {
     ch_client_t *c = wm_conn_user_data(conn);
-    if (c)
-        client_release(c); /* its in-flight messages go back to their queues */
+    if (!c || c->ended)
+        return;
+    if (srv.sending) {
+        /* Inside a send of a walk that may hold pointers to c. */
+        c->ended = true;
+        if (!c->doomed)
+            reap_add(c);
+        return;
+    }
+    client_release(c); /* its in-flight messages go back to their queues */
+    reap_doomed();     /* and may have gone to watchers that ended meanwhile */
 }
 
+/* The output is empty: backlogged pushes first (they are older), then
+ * queue messages that waited for room. */
 static void on_buffer_drain(wm_conn_t *conn, void *user_data)
 {
     ch_client_t *c = wm_conn_user_data(conn);
-    for (watch_t *w = c ? c->watches : NULL; w; w = w->next)
+    if (!c || c->ended)
+        return;
+    backlog_flush(c);
+    for (watch_t *w = c->watches; w; w = w->next)
         queue_pump(w->q);
+    reap_doomed();
 }
 
 static void on_status(wm_worker_t *w, char *buf, size_t len, void *user_data)
 {
     totals_t t = totals();
     snprintf(buf, len,
-             "published=%llu delivered=%llu dropped=%llu slow_disconnects=%llu queues=%llu "
-             "ready=%llu inflight=%llu delayed=%llu enqueued=%llu acked=%llu redelivered=%llu",
+             "published=%llu delivered=%llu dropped=%llu slow_disconnects=%llu backlog=%llu "
+             "queues=%llu ready=%llu inflight=%llu delayed=%llu enqueued=%llu acked=%llu "
+             "redelivered=%llu",
              (unsigned long long)srv.st.published, (unsigned long long)srv.st.delivered,
              (unsigned long long)srv.st.dropped, (unsigned long long)srv.st.slow_disconnects,
-             (unsigned long long)t.queues, (unsigned long long)t.ready,
-             (unsigned long long)t.inflight, (unsigned long long)t.delayed,
-             (unsigned long long)srv.st.enqueued, (unsigned long long)srv.st.acked,
-             (unsigned long long)srv.st.redelivered);
+             (unsigned long long)t.backlog, (unsigned long long)t.queues,
+             (unsigned long long)t.ready, (unsigned long long)t.inflight,
+             (unsigned long long)t.delayed, (unsigned long long)srv.st.enqueued,
+             (unsigned long long)srv.st.acked, (unsigned long long)srv.st.redelivered);
 }
 
 /* ---- The worker's life ------------------------------------------------------------ */

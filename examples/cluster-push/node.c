@@ -9,6 +9,8 @@
  *                           id unique across the cluster, "<node>-<worker
  *                           process>-<connection>" (e.g. "a-1-7")
  *   http:// (count 1)       the page (GET /) and the push API (POST /push)
+ * With --tls CERT KEY both use TLS: the page and the API over https, the
+ * browsers over wss (the page picks wss when it was loaded over https).
  *
  * Events on the channel (what each process subscribes to):
  *   all            every WebSocket process: pushes to everyone
@@ -479,6 +481,8 @@ static void usage(FILE *out, const char *prog)
             "  --http URL      the page and the push API (default http://127.0.0.1:8090)\n"
             "  --ws URL        where browsers connect (default websocket://127.0.0.1:8091)\n"
             "  --channel ADDR  the channel-server (default 127.0.0.1:2206)\n"
+            "  --tls CERT KEY  serve the page and the API over https and the WebSockets over\n"
+            "                  wss, with this certificate chain and key (PEM)\n"
             "  --help          this text\n"
             "Push: curl -X POST 'http://127.0.0.1:8090/push?to=user:alice' -d hello\n"
             "      (to=all, to=user:NAME, to=conn:ID, to=group:NAME)\n",
@@ -495,11 +499,15 @@ static unsigned url_port(const char *url)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"node", required_argument, NULL, 'n'}, {"http", required_argument, NULL, 'p'},
-        {"ws", required_argument, NULL, 'w'},   {"channel", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"node", required_argument, NULL, 'n'},
+                                         {"http", required_argument, NULL, 'p'},
+                                         {"ws", required_argument, NULL, 'w'},
+                                         {"channel", required_argument, NULL, 'c'},
+                                         {"tls", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *http_url = "http://127.0.0.1:8090", *ws_url = "websocket://127.0.0.1:8091";
+    const char *cert = NULL, *key = NULL;
     int opt;
     g.node = "a";
     g.channel = "127.0.0.1:2206";
@@ -517,6 +525,14 @@ int main(int argc, char **argv)
         case 'c':
             g.channel = optarg;
             break;
+        case 't': /* two values: CERT is the option's, KEY the next word */
+            if (optind >= argc) {
+                fprintf(stderr, "%s: --tls wants CERT and KEY\n", argv[0]);
+                return 2;
+            }
+            cert = optarg;
+            key = argv[optind++];
+            break;
         case 'h':
             usage(stdout, argv[0]);
             return 0;
@@ -533,6 +549,9 @@ int main(int argc, char **argv)
     wm_worker_t *http = wm_worker_new(http_url), *ws = wm_worker_new(ws_url);
     if (!http || !ws)
         return 1; /* the reason is logged */
+    if (cert &&
+        (wm_worker_set_tls(http, cert, key) != WM_OK || wm_worker_set_tls(ws, cert, key) != WM_OK))
+        return 1; /* the reason (missing file, key does not match) is logged */
     wm_worker_set_name(http, "push-api");
     wm_worker_on_worker_start(http, on_http_start, NULL);
     wm_worker_on_worker_stop(http, on_any_stop, NULL);

@@ -3,12 +3,13 @@
  *
  * One frame:// connection per server. Requests are written at once (wm
  * queues them while the connection is being made) and wait in the server's
- * FIFO; the server answers in order, so each answer belongs to the FIFO's
- * head, and its id is checked against it. A request whose deadline passes
- * runs its callback with WM_ETIMEDOUT and stays in the FIFO as a tombstone
- * until its late answer (or the connection's end) removes it, which keeps
- * the pairing right without ever reusing an id. One repeating timer per
- * client checks deadlines while anything is pending.
+ * FIFO (svc_fifo.h, shared with Channel's client); the server answers in
+ * order, so each answer belongs to the FIFO's head, and its id is checked
+ * against it. A request whose deadline passes runs its callback with
+ * WM_ETIMEDOUT and stays in the FIFO as a tombstone until its late answer
+ * (or the connection's end) removes it, which keeps the pairing right
+ * without ever reusing an id. One repeating timer per client checks
+ * deadlines while anything is pending.
  *
  * A connection that fails or ends fails its FIFO and marks the server down;
  * it is made again after a back-off (retry_min_ms doubling up to
@@ -29,19 +30,17 @@
 #include <wm/timer.h>
 
 #include "gd_client_int.h"
+#include "svc_fifo.h"
 
 enum { SRV_CONNECTING, SRV_UP, SRV_DOWN };
 
 typedef struct gd_multi gd_multi_t;
 typedef struct gd_req gd_req_t;
 struct gd_req {
-    gd_req_t *next;
-    uint64_t id;
-    uint64_t deadline;
+    wm__svc_pend_t pend; /* first: the FIFO links these (id, deadline, done) */
     wm_gd_cb cb;
     void *user_data;
     gd_multi_t *multi; /* a part of an mget / mset */
-    bool done;         /* its callback ran (timed out): a tombstone */
     bool is_auth;
 };
 
@@ -63,7 +62,7 @@ typedef struct gd_srv {
     wm__svc_addr_t addr;
     wm_conn_t *conn;
     int state;
-    gd_req_t *head, *tail;
+    wm__svc_fifo_t fifo; /* of gd_req_t */
     uint64_t retry_ms;
     wm_timer_id_t retry_timer;
     int last_err;
@@ -149,12 +148,8 @@ static void multi_part_done(wm_gd_client_t *c, gd_multi_t *m, int status, const 
     free(m);
 }
 
-/* Runs a request's callback once. */
-static void complete(wm_gd_client_t *c, gd_req_t *r, int status, const wm_gd_val_t *res)
+static void run_cb(wm_gd_client_t *c, gd_req_t *r, int status, const wm_gd_val_t *res)
 {
-    if (r->done)
-        return;
-    r->done = true;
     c->pending--;
     if (r->is_auth)
         return;
@@ -164,16 +159,21 @@ static void complete(wm_gd_client_t *c, gd_req_t *r, int status, const wm_gd_val
         r->cb(c, status, res, r->user_data);
 }
 
+/* Runs the callback of a request that left the FIFO, unless it timed out
+ * (then it ran already). */
+static void complete(wm_gd_client_t *c, gd_req_t *r, int status, const wm_gd_val_t *res)
+{
+    if (!r->pend.done)
+        run_cb(c, r, status, res);
+}
+
 /* Fails every request of a server (the connection ended). */
 static void fail_all(gd_srv_t *s, int status, const char *reason)
 {
     wm_gd_client_t *c = s->client;
     wm_gd_val_t why = wm__gd_reason(reason);
-    while (s->head) {
-        gd_req_t *r = s->head;
-        s->head = r->next;
-        if (!s->head)
-            s->tail = NULL;
+    gd_req_t *r;
+    while ((r = (gd_req_t *)wm__svc_fifo_pop(&s->fifo))) {
         complete(c, r, status, &why);
         free(r);
     }
@@ -251,12 +251,7 @@ static int srv_send(gd_srv_t *s, gd_req_t *r)
     int rc = wm_conn_send(s->conn, c->sb.data, c->sb.size);
     if (rc < 0)
         return rc;
-    r->next = NULL;
-    if (s->tail)
-        s->tail->next = r;
-    else
-        s->head = r;
-    s->tail = r;
+    wm__svc_fifo_push(&s->fifo, &r->pend);
     return WM_OK;
 }
 
@@ -266,9 +261,7 @@ static void arm_tick(wm_gd_client_t *c)
 {
     if (c->tick)
         return;
-    uint64_t every = c->timeout_ms / 10;
-    every = every < 1 ? 1 : every > 50 ? 50 : every;
-    c->tick = wm_timer_add(every, true, on_tick, c, NULL);
+    c->tick = wm_timer_add(wm__svc_deadline_tick_ms(c->timeout_ms), true, on_tick, c, NULL);
 }
 
 static void on_message(wm_conn_t *conn, const wm_msg_t *m, void *user_data)
@@ -278,21 +271,19 @@ static void on_message(wm_conn_t *conn, const wm_msg_t *m, void *user_data)
     uint64_t id;
     int status;
     wm_gd_val_t res;
-    gd_req_t *r = s->head;
+    gd_req_t *r = NULL;
     if (s->conn != conn || c->dead)
         return;
-    if (!r || wm__gd_result_read(m->data, m->len, &id, &status, &res) != WM_OK || id != r->id) {
+    if (wm__gd_result_read(m->data, m->len, &id, &status, &res) != WM_OK ||
+        !(r = (gd_req_t *)wm__svc_fifo_answer(&s->fifo, id))) {
         s->last_err = WM_EPROTO;
         snprintf(s->reason, sizeof s->reason, "server %s: an unreadable or unexpected answer",
                  s->name);
         wm_conn_destroy(conn); /* on_close fails the rest */
         return;
     }
-    s->head = r->next;
-    if (!s->head)
-        s->tail = NULL;
     enter(c);
-    if (r->is_auth && status != WM_OK) {
+    if (r->is_auth && status != WM_OK && !r->pend.done) {
         s->last_err = status;
         snprintf(s->reason, sizeof s->reason, "server %s: %s", s->name, wm_gd_strerror(status));
         free(r);
@@ -327,11 +318,11 @@ static void srv_connect(gd_srv_t *s)
         gd_req_t *r = calloc(1, sizeof *r);
         wm__gd_call_t call = {.op = WM_GD_OP_AUTH, .key = c->auth};
         if (r) {
-            r->id = c->next_id++;
+            r->pend.id = c->next_id++;
             r->is_auth = true;
-            r->deadline = wm_now_ms() + c->timeout_ms;
+            r->pend.deadline = wm_now_ms() + c->timeout_ms;
             msgpack_sbuffer_clear(&c->sb);
-            wm__gd_call_encode(&c->pk, r->id, &call);
+            wm__gd_call_encode(&c->pk, r->pend.id, &call);
             if (srv_send(s, r) == WM_OK) {
                 c->pending++;
                 arm_tick(c);
@@ -347,35 +338,35 @@ static void srv_connect(gd_srv_t *s)
 
 /* ---- Deadlines ----------------------------------------------------------- */
 
+/* A request whose deadline passed (marked done by the FIFO's walk). */
+static void on_expired(wm__svc_pend_t *p, void *user_data)
+{
+    gd_srv_t *s = user_data;
+    wm_gd_client_t *c = s->client;
+    gd_req_t *r = (gd_req_t *)p;
+    char why[260];
+    snprintf(why, sizeof why, "server %s: no answer within %llu ms", s->name,
+             (unsigned long long)c->timeout_ms);
+    if (r->is_auth) {
+        /* A server that does not answer auth is no use: start over (this
+         * fails the FIFO, which ends the walk). */
+        c->pending--;
+        s->last_err = WM_ETIMEDOUT;
+        snprintf(s->reason, sizeof s->reason, "%s", why);
+        wm_conn_destroy(s->conn);
+        return;
+    }
+    wm_gd_val_t v = wm__gd_reason(why);
+    run_cb(c, r, WM_ETIMEDOUT, &v);
+}
+
 static void on_tick(wm_timer_id_t id, void *user_data)
 {
     wm_gd_client_t *c = user_data;
     uint64_t now = wm_now_ms();
     enter(c);
-    for (size_t i = 0; i < c->nsrv && !c->dead; i++) {
-        gd_srv_t *s = &c->srv[i];
-        for (gd_req_t *r = s->head; r && !c->dead; r = r->next) {
-            if (r->done || r->deadline > now)
-                continue;
-            char why[260];
-            snprintf(why, sizeof why, "server %s: no answer within %llu ms", s->name,
-                     (unsigned long long)c->timeout_ms);
-            wm_gd_val_t v = wm__gd_reason(why);
-            if (r->is_auth) {
-                /* A server that does not answer auth is no use: start over
-                 * (this fails the FIFO, so stop walking it). */
-                r->done = true;
-                c->pending--;
-                s->last_err = WM_ETIMEDOUT;
-                snprintf(s->reason, sizeof s->reason, "%s", why);
-                wm_conn_destroy(s->conn);
-                break;
-            }
-            complete(c, r, WM_ETIMEDOUT, &v);
-            if (c->dead) /* freed in the callback: the FIFO is gone */
-                break;
-        }
-    }
+    for (size_t i = 0; i < c->nsrv && !c->dead; i++)
+        wm__svc_fifo_expire(&c->srv[i].fifo, now, on_expired, &c->srv[i]);
     if (!c->dead && c->pending == 0) {
         wm_timer_del(c->tick);
         c->tick = 0;
@@ -405,13 +396,13 @@ static int start_on(wm_gd_client_t *c, gd_srv_t *s, const wm__gd_call_t *call, w
     gd_req_t *r = calloc(1, sizeof *r);
     if (!r)
         return WM_ENOMEM;
-    r->id = c->next_id++;
+    r->pend.id = c->next_id++;
     r->cb = cb;
     r->user_data = user_data;
     r->multi = multi;
-    r->deadline = wm_now_ms() + c->timeout_ms;
+    r->pend.deadline = wm_now_ms() + c->timeout_ms;
     msgpack_sbuffer_clear(&c->sb);
-    int rc = wm__gd_call_encode(&c->pk, r->id, call);
+    int rc = wm__gd_call_encode(&c->pk, r->pend.id, call);
     if (rc == WM_OK)
         rc = srv_send(s, r);
     if (rc != WM_OK) {

@@ -258,6 +258,7 @@ void wm__conn_end(wm_conn_t *c, int err, const char *reason)
     evbuffer_drain(c->out, evbuffer_get_length(c->out));
     c->ctx.scanned = 0;
     c->buffer_full = false;
+    c->drain_wanted = false;
     c->close_after_connect = false;
     if (err)
         wm__conn_emit_error(c, err, reason ? reason : wm_strerror(err));
@@ -322,9 +323,12 @@ static void conn_check_full(wm_conn_t *c)
 static void conn_drained(wm_conn_t *c)
 {
     event_del(c->wev);
-    if (c->buffer_full) {
-        c->buffer_full = false;
-        if (c->pipe_src)
+    if (c->buffer_full || c->drain_wanted) {
+        bool was_full = c->buffer_full;
+        /* Cleared before the callback: what it sends may empty the queue
+         * again (a direct write) without running it a second time. */
+        c->buffer_full = c->drain_wanted = false;
+        if (was_full && c->pipe_src)
             wm__conn_release(c->pipe_src, WM__HOLD_PIPE);
         if (c->cb.on_buffer_drain)
             c->cb.on_buffer_drain(c, c->cb.on_buffer_drain_ud);
@@ -513,6 +517,15 @@ static int conn_send(wm_conn_t *c, const void *data, size_t len, bool raw)
         event_add(c->wev, NULL);
     conn_check_full(c);
     return WM_QUEUED;
+}
+
+bool wm_conn_want_drain(wm_conn_t *c)
+{
+    if (!c || c->freed || c->kind == WM_KIND_UDP_PEER || c->transport == WM_TR_UDP ||
+        !conn_accepts_data(c) || evbuffer_get_length(c->out) == 0)
+        return false;
+    c->drain_wanted = true;
+    return true;
 }
 
 int wm_conn_send(wm_conn_t *c, const void *data, size_t len)

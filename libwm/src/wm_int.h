@@ -114,6 +114,7 @@ struct wm_conn {
     uint8_t holds;            /* WM__HOLD_* bits: delivery waits while any is set */
     bool close_fired;         /* on_close has run for this attempt */
     bool buffer_full;         /* on_buffer_full fired, drain pending */
+    bool drain_wanted;        /* wm_conn_want_drain: on_buffer_drain at the next empty queue */
     bool dispatching;         /* inside the message loop */
     bool reconnect_armed;     /* wm_conn_reconnect scheduled a new attempt */
     bool freed;               /* the free is queued; the memory lives until then */

@@ -6,25 +6,38 @@
 //   id and to all appear on her page;
 //   bob (node B) and carol (node A) join group g1; a message bob sends to
 //   g1 reaches both of them, and not alice, who is in no group.
+// Every page's WebSocket must be wss:// when the pages come over https, and
+// ws:// otherwise.
 // Exits 0 when all of that happened, 1 (with what each page logged) otherwise.
 //
-// Usage: node cluster_test.js NODE_A_URL NODE_B_URL
+// Usage: node cluster_test.js NODE_A_URL NODE_B_URL [SPKI_SHA256_BASE64]
+//   SPKI  for https: the base64 SHA-256 of the nodes' certificate's public
+//         key; chromium then accepts that certificate and no other (the test
+//         CA is made at test time). This process's fetch() of the push API
+//         needs the CA in NODE_EXTRA_CA_CERTS.
 'use strict';
 const path = require('path');
 const { chromium } = require(path.join(__dirname, '../node/node_modules/playwright-core'));
 
-const [urlA, urlB] = process.argv.slice(2);
+const [urlA, urlB, spki] = process.argv.slice(2);
 if (!urlA || !urlB) {
-  console.error('usage: node cluster_test.js NODE_A_URL NODE_B_URL');
+  console.error('usage: node cluster_test.js NODE_A_URL NODE_B_URL [SPKI_SHA256_BASE64]');
   process.exit(2);
 }
 const TIMEOUT_MS = 15000;
+const wsScheme = urlA.startsWith('https:') ? 'wss:' : 'ws:';
+const sockets = []; // every page's WebSocket URL
 
 async function open(browser, name, url, logs) {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.on('console', (m) => logs.push(`${name} console: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`${name} error: ${e.message}`));
+  page.on('websocket', (ws) => {
+    sockets.push(ws.url());
+    logs.push(`${name} websocket: ${ws.url()}`);
+    ws.on('close', () => logs.push(`${name} websocket closed`));
+  });
   const res = await page.goto(url, { timeout: TIMEOUT_MS });
   if (!res || res.status() !== 200) throw new Error(`${name}: GET ${url} answered ${res && res.status()}`);
   await page.waitForFunction(() => /^[a-z0-9]+-\d+-\d+$/.test(document.getElementById('me').textContent),
@@ -44,8 +57,9 @@ async function push(to, text) {
 }
 
 async function main() {
-  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  if (spki) args.push(`--ignore-certificate-errors-spki-list=${spki}`);
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });
   const logs = [];
   const pages = {};
@@ -85,7 +99,11 @@ async function main() {
     await waitLine(alice, '[all] http: after the group');
     const aliceLines = await alice.$$eval('#log li', (lis) => lis.map((li) => li.textContent));
     if (aliceLines.includes(line)) throw new Error('alice got a message of a group she is not in');
-    console.log('ok: pushes crossed from node b to node a; the group message reached both nodes');
+    if (sockets.length < 3 || !sockets.every((u) => new URL(u).protocol === wsScheme)) {
+      throw new Error(`the pages' WebSockets are not all ${wsScheme}: ${JSON.stringify(sockets)}`);
+    }
+    console.log(`ok: over ${wsScheme.slice(0, -1)}, pushes crossed from node b to node a; ` +
+      'the group message reached both nodes');
   } catch (e) {
     console.error(`FAIL: ${e.message}`);
     for (const [name, p] of Object.entries(pages)) {

@@ -5,8 +5,10 @@
  * (the client subscribes again and watches again by itself; what it
  * published while the server was down arrives after the reconnect), the
  * offline queue's bound (oldest dropped, counted, callbacks with
- * WM_ENOBUFS), freeing the client inside a handler, and the blocking API
- * (including a connection broken by a restart). */
+ * WM_ENOBUFS), per-request timeouts against a server stopped with SIGSTOP
+ * (WM_ETIMEDOUT once, the connection kept, late replies ignored), freeing
+ * the client inside a handler, and the blocking API (including a
+ * connection broken by a restart). */
 #include <event2/event.h>
 
 #include <wm/channel.h>
@@ -369,6 +371,127 @@ static void test_free_in_callback(void)
     WM_TEST_CLEAN();
 }
 
+/* The worker process of a server started by svc_proc (the master's only
+ * child). */
+static pid_t worker_of(pid_t master)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)master, (int)master);
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(path, "r");
+        int pid = 0;
+        if (f) {
+            if (fscanf(f, "%d", &pid) != 1)
+                pid = 0;
+            fclose(f);
+        }
+        if (pid > 0)
+            return pid;
+        sleep_ms(10);
+    }
+    WM_TEST_FAIL("no worker under master %d", (int)master);
+}
+
+/* Waits for both (no failure while the server is stopped: the caller
+ * resumes it first). */
+static void spin_until_both(const bool *a, const bool *b, int ms)
+{
+    uint64_t end = wm_now_ms() + (uint64_t)ms;
+    while (!(*a && *b) && wm_now_ms() < end)
+        event_base_loop(wm_loop_base(), EVLOOP_ONCE | EVLOOP_NONBLOCK), sleep_ms(1);
+}
+
+/* Promise 4 on the timeout path: the first timed-out callback frees the
+ * client; the second request, timed out in the same tick, is cancelled. */
+static void free_on_timeout(wm_ch_client_t *c, int status, uint64_t result, void *user_data)
+{
+    on_done(c, status, result, user_data);
+    wm_ch_client_free(c);
+}
+
+/* A server that stops answering (SIGSTOP on its worker): requests end with
+ * WM_ETIMEDOUT after request_timeout_ms, once; the connection stays, the
+ * late replies are ignored, the late enqueue was stored all the same, and
+ * the next requests are answered. */
+static void test_request_timeout(void)
+{
+    svc_proc_t s;
+    start(&s);
+    char url[64];
+    url_of(&s, url, sizeof url);
+    wm_ch_options_t o = {.retry_min_ms = 20, .retry_max_ms = 100, .request_timeout_ms = 300};
+    wm_ch_client_t *c = wm_ch_client_new(url, &o);
+    ASSERT(c != NULL);
+    seen_t news = {0}, jobs = {0};
+    ASSERT_EQ(wm_ch_on(c, "news", record, &news), WM_OK);
+    wait_connected(c, 1);
+    spin_ms(50);
+    pid_t worker = worker_of(s.master);
+
+    ASSERT_EQ(kill(worker, SIGSTOP), 0);
+    done_t pd = {0}, ed = {0};
+    const char *ev[] = {"news"}, *q[] = {"late"};
+    uint64_t t0 = wm_now_ms();
+    ASSERT_EQ(wm_ch_publish(c, ev, 1, "stopped", 7, on_done, &pd), WM_OK);
+    ASSERT_EQ(wm_ch_enqueue(c, q, 1, "late-job", 8, 0, on_done, &ed), WM_OK);
+    spin_until_both(&pd.got, &ed.got, 5000);
+    uint64_t took = wm_now_ms() - t0;
+    kill(worker, SIGCONT);
+    ASSERT(pd.got && ed.got);
+    ASSERT_EQ(pd.status, WM_ETIMEDOUT);
+    ASSERT_EQ(ed.status, WM_ETIMEDOUT);
+    ASSERT_GE(took, 300);
+    ASSERT_LT(took, 2000);
+
+    /* Resumed: the late replies are dropped, the connection was kept. */
+    spin_ms(200);
+    ASSERT_EQ(pd.calls, 1);
+    ASSERT_EQ(ed.calls, 1);
+    wm_ch_client_stats_t st;
+    wm_ch_client_stats(c, &st);
+    ASSERT_EQ(st.connects, 1);
+    ASSERT(wm_ch_client_connected(c));
+    wait_seen(&news, 1); /* the publish itself happened, late */
+    ASSERT_STR_EQ(news.what[0], "news=stopped");
+    memset(&pd, 0, sizeof pd);
+    ASSERT_EQ(wm_ch_publish(c, ev, 1, "again", 5, on_done, &pd), WM_OK);
+    spin_until(&pd.got, "a publish after the resume");
+    ASSERT_EQ(pd.status, WM_OK);
+    ASSERT_EQ(pd.result, 1);
+    ASSERT_EQ(wm_ch_watch(c, "late", 0, record_ack, &jobs), WM_OK);
+    wait_seen(&jobs, 1); /* the timed-out enqueue was stored */
+    ASSERT_STR_EQ(jobs.what[0], "late=late-job");
+
+    /* Freed inside a timeout callback. */
+    wm_ch_client_t *f = wm_ch_client_new(url, &o);
+    ASSERT(f != NULL);
+    wait_connected(f, 1);
+    ASSERT_EQ(kill(worker, SIGSTOP), 0);
+    done_t f1 = {0}, f2 = {0};
+    ASSERT_EQ(wm_ch_publish(f, ev, 1, "1", 1, free_on_timeout, &f1), WM_OK);
+    ASSERT_EQ(wm_ch_publish(f, ev, 1, "2", 1, on_done, &f2), WM_OK);
+    spin_until_both(&f1.got, &f2.got, 5000);
+    kill(worker, SIGCONT);
+    ASSERT_EQ(f1.calls, 1);
+    ASSERT_EQ(f1.status, WM_ETIMEDOUT);
+    ASSERT_EQ(f2.calls, 1);
+    ASSERT_EQ(f2.status, WM_ECANCELED);
+
+    /* Freed while requests wait: WM_ECANCELED, not a timeout later. */
+    ASSERT_EQ(kill(worker, SIGSTOP), 0);
+    memset(&pd, 0, sizeof pd);
+    ASSERT_EQ(wm_ch_publish(c, ev, 1, "x", 1, on_done, &pd), WM_OK);
+    spin_ms(20);
+    wm_ch_client_free(c);
+    kill(worker, SIGCONT);
+    ASSERT_EQ(pd.calls, 1);
+    ASSERT_EQ(pd.status, WM_ECANCELED);
+    spin_ms(400);
+    ASSERT_EQ(pd.calls, 1);
+    proc_cleanup(&s);
+    WM_TEST_CLEAN();
+}
+
 static void test_sync(void)
 {
     svc_proc_t s;
@@ -426,6 +549,7 @@ static const wm_test_case_t cases[] = {{"pubsub", test_pubsub},
                                        {"reconnect", test_reconnect},
                                        {"offline_bound", test_offline_bound},
                                        {"free_in_callback", test_free_in_callback},
+                                       {"request_timeout", test_request_timeout},
                                        {"sync", test_sync},
                                        {NULL, NULL}};
 

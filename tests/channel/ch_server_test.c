@@ -3,8 +3,10 @@
  * patterns, publish_loop rotation, queues (one watcher per message, ack,
  * redelivery on disconnect and on timeout, delay), no confirmed message lost
  * across SIGKILL + restart (repeated), the slow-subscriber bound (a
- * subscriber that never reads while 100k+ messages are published: the
- * worker's RSS stays flat and the drop counter shows in stats and status),
+ * subscriber that stops reading while 100k+ messages are published: the
+ * worker's RSS stays flat, the drop counter shows in stats and status, and
+ * once it reads again it gets the newest messages as one contiguous tail —
+ * the oldest were dropped — in MessagePack and PHP format alike),
  * walkor/channel's PHP format byte for byte and across to MessagePack, and
  * bad input. The client: frames from gd_client.h, requests packed here,
  * replies and pushes unpacked with msgpack-c. */
@@ -459,6 +461,8 @@ static void test_kill9(void)
 
 /* ---- Slow subscribers -------------------------------------------------------- */
 
+static void php_send(gdc_t *c, const char *body);
+
 static long rss_kb(pid_t pid)
 {
     char path[64], line[256];
@@ -473,7 +477,152 @@ static long rss_kb(pid_t pid)
     return kb;
 }
 
-static void slow_case(const char *policy)
+/* A published payload: its number in 8 digits, then padding to 200 bytes. */
+#define SLOW_PAYLOAD 200
+
+static long payload_seq(const char *p, size_t n)
+{
+    if (n != SLOW_PAYLOAD)
+        return -1;
+    char digits[9];
+    memcpy(digits, p, 8);
+    digits[8] = '\0';
+    return strtol(digits, NULL, 10);
+}
+
+/* The number carried by the next push the slow subscriber reads, in either
+ * format. */
+static long slow_next(gdc_t *c, bool php)
+{
+    if (!php) {
+        msgpack_object d = next_push(c, "event", "firehose", NULL);
+        ASSERT_EQ(d.type, MSGPACK_OBJECT_STR);
+        return payload_seq(d.via.str.ptr, d.via.str.size);
+    }
+    ssize_t n = gdc_read_frame(c);
+    ASSERT_GT(n, 0);
+    static const char head[] = "a:3:{s:4:\"type\";s:5:\"event\";s:7:\"channel\";s:8:\"firehose\";"
+                               "s:4:\"data\";s:200:\"";
+    size_t hl = sizeof head - 1;
+    if (n < 120 && memmem(c->buf, (size_t)n, "s:5:\"probe\";}", 13))
+        return -1;
+    if ((size_t)n != hl + SLOW_PAYLOAD + 3 || memcmp(c->buf, head, hl) != 0)
+        WM_TEST_FAIL("not a firehose push: %.*s", (int)(n < 120 ? n : 120), c->buf);
+    return payload_seq(c->buf + hl, SLOW_PAYLOAD);
+}
+
+static void slow_subscribe(gdc_t *slow, gdc_t *pub, bool php)
+{
+    if (!php) {
+        call1(slow, "subscribe", mp_str("firehose"), 0);
+        return;
+    }
+    php_send(slow,
+             "a:3:{s:4:\"type\";s:9:\"subscribe\";s:8:\"channels\";a:1:{i:0;s:8:\"firehose\";}"
+             "s:4:\"data\";N;}");
+    /* In place once a publish finds it (a probe the reader skips). */
+    for (int i = 0; i < 200; i++) {
+        if (gdc_int(call2(pub, "publish", mp_str("firehose"), mp_str("probe"), 0)) == 1)
+            return;
+        sleep_ms(10);
+    }
+    WM_TEST_FAIL("the PHP subscription never arrived");
+}
+
+/* Publishes n numbered messages to "firehose", pipelined 1000 at a time,
+ * tracking the worker's peak RSS. */
+static long slow_publish(gdc_t *pub, int n, pid_t worker)
+{
+    enum { BATCH = 1000 };
+    char payload[SLOW_PAYLOAD];
+    memset(payload, 'x', sizeof payload);
+    long peak = rss_kb(worker);
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    for (int i = 0; i < n; i += BATCH) {
+        msgpack_sbuffer_clear(&out);
+        for (int j = 0; j < BATCH; j++) {
+            char digits[16];
+            snprintf(digits, sizeof digits, "%08d", (i + j) % 100000000);
+            memcpy(payload, digits, 8);
+            mp_t b = {.n = 0};
+            msgpack_packer bp;
+            msgpack_packer_init(&bp, &b, mp_write);
+            msgpack_pack_array(&bp, 4);
+            msgpack_pack_uint64(&bp, (uint64_t)(i + j));
+            msgpack_pack_str_with_body(&bp, "publish", 7);
+            msgpack_pack_str_with_body(&bp, "firehose", 8);
+            msgpack_pack_str_with_body(&bp, payload, sizeof payload);
+            gdc_frame(&out, b.b, b.n);
+        }
+        ASSERT_EQ(gdc_write_all(pub->fd, out.data, out.size), 0);
+        for (int j = 0; j < BATCH; j++)
+            ASSERT(!ch_read(pub).push);
+        long now = rss_kb(worker);
+        if (now > peak)
+            peak = now;
+    }
+    msgpack_sbuffer_destroy(&out);
+    return peak;
+}
+
+/* `channel-server status` shows the counters line with `want` in it. */
+static void status_shows(const svc_proc_t *s, const char *want)
+{
+    char cmd[512], line[1024];
+    snprintf(cmd, sizeof cmd, "%s status %s 2>&1", CH_SERVER_BIN, s->pidfile);
+    FILE *f = popen(cmd, "r");
+    ASSERT(f != NULL);
+    bool shown = false;
+    while (fgets(line, sizeof line, f))
+        shown |= strstr(line, "channel: published=") && strstr(line, want);
+    pclose(f);
+    if (!shown)
+        WM_TEST_FAIL("status has no line with %s", want);
+}
+
+/* Gives a subscriber that stopped reading a normal receive buffer: with a
+ * window of a few KB the kernel trickles what is queued (silly-window
+ * avoidance), seconds for a few MB. */
+static void reads_again(gdc_t *slow)
+{
+    int rcv = 4 << 20;
+    setsockopt(slow->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+}
+
+/* The subscriber reads again: it gets the oldest pushes that were already
+ * in its output, then, after one gap, every push from some point to the
+ * newest. The gap is exactly what was dropped. */
+static void slow_resume(gdc_t *slow, gdc_t *pub, bool php, int n, uint64_t dropped)
+{
+    long prev = -1, first = -1, gaps = 0, received = 0, gap_from = -1, gap_to = -1;
+    reads_again(slow);
+    while (prev != n - 1) {
+        long v = slow_next(slow, php);
+        if (v < 0)
+            continue; /* the PHP case's probe */
+        if (first < 0)
+            first = v;
+        else if (v != prev + 1) {
+            ASSERT_GT(v, prev);
+            gaps++;
+            gap_from = prev + 1;
+            gap_to = v;
+        }
+        prev = v;
+        received++;
+    }
+    fprintf(stderr, "  resumed: %ld received, first %ld, missing [%ld, %ld), newest %ld\n",
+            received, first, gap_from, gap_to, prev);
+    ASSERT_EQ(first, 0); /* what was in the output when it stopped */
+    ASSERT_EQ(gaps, 1);  /* the dropped ones are one run: the oldest of the backlog */
+    ASSERT_EQ((uint64_t)(gap_to - gap_from), dropped);
+    ASSERT_EQ((uint64_t)received + dropped, (uint64_t)n);
+    ASSERT_EQ(stat_of(pub, "backlog"), 0);
+    ASSERT(!gdc_closed_within(slow, 50)); /* and it is still subscribed */
+}
+
+static void slow_case(const char *policy, bool php)
 {
     svc_proc_t s;
     const char *extra[] = {"--max-buffer", "1048576", "--slow-policy", policy, NULL};
@@ -493,78 +642,104 @@ static void slow_case(const char *policy)
     gdc_t slow = conn(&s), pub = conn(&s);
     int rcv = 4096;
     setsockopt(slow.fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
-    call1(&slow, "subscribe", mp_str("firehose"), 0); /* and never reads again */
-    char payload[200];
-    memset(payload, 'x', sizeof payload);
-    mp_t data = {.n = 0};
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &data, mp_write);
-    msgpack_pack_str_with_body(&pk, payload, sizeof payload);
-    long before = rss_kb(worker), peak = before;
-    enum { N = 120000, BATCH = 1000 };
-    msgpack_sbuffer out;
-    msgpack_sbuffer_init(&out);
-    for (int i = 0; i < N; i += BATCH) {
-        msgpack_sbuffer_clear(&out);
-        for (int j = 0; j < BATCH; j++) {
-            char body[512];
-            mp_t b = {.n = 0};
-            msgpack_packer bp;
-            msgpack_packer_init(&bp, &b, mp_write);
-            msgpack_pack_array(&bp, 4);
-            msgpack_pack_uint64(&bp, (uint64_t)(i + j));
-            msgpack_pack_str_with_body(&bp, "publish", 7);
-            msgpack_pack_str_with_body(&bp, "firehose", 8);
-            mp_write(&b, data.b, data.n);
-            (void)body;
-            gdc_frame(&out, b.b, b.n);
-        }
-        ASSERT_EQ(gdc_write_all(pub.fd, out.data, out.size), 0);
-        for (int j = 0; j < BATCH; j++)
-            ASSERT(!ch_read(&pub).push);
-        long now = rss_kb(worker);
-        if (now > peak)
-            peak = now;
-    }
-    msgpack_sbuffer_destroy(&out);
+    slow_subscribe(&slow, &pub, php); /* and it reads nothing until slow_resume */
+    enum { N = 120000 };
+    long before = rss_kb(worker);
+    long peak = slow_publish(&pub, N, worker);
     uint64_t dropped = stat_of(&pub, "dropped");
     uint64_t disc = stat_of(&pub, "slow_disconnects");
+    uint64_t backlog = stat_of(&pub, "backlog");
     fprintf(stderr,
-            "slow (%s): %d published at %zu bytes, RSS %ld -> peak %ld kB, dropped %llu, "
-            "disconnects %llu\n",
-            policy, N, data.n, before, peak, (unsigned long long)dropped, (unsigned long long)disc);
+            "slow (%s, %s): %d published of %d bytes, RSS %ld -> peak %ld kB, dropped %llu, "
+            "backlog %llu, disconnects %llu\n",
+            policy, php ? "PHP" : "MessagePack", N, SLOW_PAYLOAD, before, peak,
+            (unsigned long long)dropped, (unsigned long long)backlog, (unsigned long long)disc);
     /* 120k x 200 B is 24 MB: held, RSS would grow by that. */
     ASSERT_LT(peak - before, 8 * 1024);
     ASSERT_GT(dropped, 0);
-    if (strcmp(policy, "disconnect") == 0)
-        ASSERT_EQ(disc, 1);
-    else
-        ASSERT_GT(dropped, N / 2);
-    /* status shows the counter (wm_worker_on_status). */
-    char cmd[512], line[1024];
-    snprintf(cmd, sizeof cmd, "%s status %s 2>&1", CH_SERVER_BIN, s.pidfile);
-    FILE *f = popen(cmd, "r");
-    ASSERT(f != NULL);
-    bool shown = false;
     char want[64];
-    snprintf(want, sizeof want, "dropped=%llu", (unsigned long long)dropped);
-    while (fgets(line, sizeof line, f))
-        shown |= strstr(line, "channel: published=") && strstr(line, want);
-    pclose(f);
-    ASSERT(shown);
+    snprintf(want, sizeof want, "dropped=%llu ", (unsigned long long)dropped);
+    status_shows(&s, want);
+    if (strcmp(policy, "disconnect") == 0) {
+        ASSERT_EQ(disc, 1);
+        ASSERT_EQ(backlog, 0);
+        reads_again(&slow); /* what was already queued, then the end */
+        ASSERT(gdc_closed_within(&slow, 10000));
+    } else {
+        ASSERT_EQ(disc, 0);
+        ASSERT_GT(dropped, N / 2);
+        ASSERT_GT(backlog, 0);
+        snprintf(want, sizeof want, "backlog=%llu ", (unsigned long long)backlog);
+        status_shows(&s, want);
+        slow_resume(&slow, &pub, php, N, dropped);
+    }
     ch_close(&slow);
     ch_close(&pub);
     proc_cleanup(&s);
 }
 
-static void test_slow_drop(void)
+static void test_slow_drop_oldest(void)
 {
-    slow_case("drop");
+    slow_case("drop-oldest", false);
+}
+
+static void test_slow_drop_oldest_php(void)
+{
+    slow_case("drop-oldest", true);
 }
 
 static void test_slow_disconnect(void)
 {
-    slow_case("disconnect");
+    slow_case("disconnect", false);
+}
+
+/* Subscribers that vanish (RST) while a pipelined burst of publishes is
+ * being delivered to them: a send then fails inside the walk over the
+ * event's subscribers and the connection ends there; the server must not
+ * free what the walk is using. */
+static void test_subscribers_vanish(void)
+{
+    svc_proc_t s;
+    start(&s, NULL);
+    enum { SUBS = 100, ROUNDS = 5, BURST = 3000 };
+    gdc_t pub = conn(&s);
+    for (int round = 0; round < ROUNDS; round++) {
+        static gdc_t subs[SUBS];
+        for (int i = 0; i < SUBS; i++) {
+            subs[i] = conn(&s);
+            call1(&subs[i], "subscribe", mp_str(i % 2 ? "e" : "*"), 0);
+        }
+        msgpack_sbuffer out;
+        msgpack_sbuffer_init(&out);
+        for (int j = 0; j < BURST; j++) {
+            mp_t b = {.n = 0};
+            msgpack_packer bp;
+            msgpack_packer_init(&bp, &b, mp_write);
+            msgpack_pack_array(&bp, 4);
+            msgpack_pack_uint64(&bp, (uint64_t)j);
+            msgpack_pack_str_with_body(&bp, "publish", 7);
+            msgpack_pack_str_with_body(&bp, "e", 1);
+            msgpack_pack_str_with_body(&bp, "payload", 7);
+            gdc_frame(&out, b.b, b.n);
+        }
+        ASSERT_EQ(gdc_write_all(pub.fd, out.data, out.size), 0);
+        msgpack_sbuffer_destroy(&out);
+        for (int i = 0; i < SUBS; i++) { /* RST, while the burst is being delivered */
+            struct linger lg = {1, 0};
+            setsockopt(subs[i].fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            ch_close(&subs[i]);
+        }
+        for (int j = 0; j < BURST; j++)
+            ASSERT(!ch_read(&pub).push);
+    }
+    /* Alive, and every one of them forgotten. */
+    uint64_t left = 0;
+    for (int i = 0; i < 200 && (left = stat_of(&pub, "connections")) != 1; i++)
+        sleep_ms(10);
+    ASSERT_EQ(left, 1);
+    ASSERT_EQ(gdc_int(call2(&pub, "publish", mp_str("e"), mp_str("x"), 0)), 0);
+    ch_close(&pub);
+    proc_cleanup(&s);
 }
 
 /* ---- walkor/channel's PHP format ------------------------------------------------- */
@@ -696,8 +871,10 @@ static const wm_test_case_t cases[] = {{"pubsub", test_pubsub},
                                        {"queue_one_watcher", test_queue_one_watcher},
                                        {"redelivery", test_redelivery},
                                        {"kill9", test_kill9},
-                                       {"slow_drop", test_slow_drop},
+                                       {"slow_drop_oldest", test_slow_drop_oldest},
+                                       {"slow_drop_oldest_php", test_slow_drop_oldest_php},
                                        {"slow_disconnect", test_slow_disconnect},
+                                       {"subscribers_vanish", test_subscribers_vanish},
                                        {"php_format", test_php_format},
                                        {"bad_input", test_bad_input},
                                        {"auth", test_auth},

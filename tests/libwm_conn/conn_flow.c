@@ -5,7 +5,9 @@
  * delivered on resume with no new data arriving; the kernel pushes back
  * while paused), and the three ways to end a connection: close (flushes),
  * close_with (one last message), destroy (drops the queue); batched sends
- * (wm_conn_set_batch_sends: the replies to one read leave in one write).
+ * (wm_conn_set_batch_sends: the replies to one read leave in one write);
+ * wm_conn_want_drain (one on_buffer_drain below the limit, none when
+ * nothing is queued).
  *
  * A peer that does not read is a raw socket with a small SO_RCVBUF, which
  * fixes its TCP window so the kernel buffers fill quickly. */
@@ -191,6 +193,57 @@ void test_send_enobufs(void)
     ASSERT_EQ(r->bad_at, -1);
     ASSERT_STR_EQ(tu_log_text(), "full error(ENOBUFS) error(ENOBUFS) error(ENOBUFS) drain "
                                  "full error(ENOBUFS) error(ENOBUFS) error(ENOBUFS) drain");
+    tu_raw_free(r);
+    wm_worker_free(w);
+    WM_TEST_CLEAN();
+}
+
+/* wm_conn_want_drain: a drain below the limit, once however often asked;
+ * refused when nothing is queued; no on_buffer_full on the way. */
+void test_want_drain(void)
+{
+    wm_worker_t *w = quiet_worker("tcp://127.0.0.1:0", 64u << 20);
+    tu_raw_t *r = tu_raw_new(tu_tcp_connect("127.0.0.1", wm_worker_port(w), SMALL_RCVBUF), false);
+    r->check_pattern = true;
+    wm_conn_t *s = tu_wait_accept(w, 1, 2000);
+    uint64_t off = 0;
+    ASSERT(!wm_conn_want_drain(s)); /* nothing queued: send now */
+
+    int rc = WM_SENT;
+    while (rc == WM_SENT && off < (48u << 20))
+        rc = send_pattern(s, &off, sizeof(chunk));
+    ASSERT_EQ(rc, WM_QUEUED);
+    ASSERT(wm_conn_want_drain(s));
+    ASSERT(wm_conn_want_drain(s));
+    tu_run_for(30); /* the peer reads nothing: no drain yet */
+    ASSERT_EQ(n_drain, 0);
+
+    tu_raw_set_reading(r, true);
+    tu_raw_wait_bytes(r, off, 10000);
+    tu_wait_count(&n_drain, 1, 2000, "on_buffer_drain after wm_conn_want_drain");
+    tu_run_for(20);
+    ASSERT_EQ(n_drain, 1);
+    ASSERT_EQ(drain_queue, 0);
+    ASSERT_EQ(n_full, 0);
+    ASSERT_EQ(r->received, off);
+    ASSERT_EQ(r->bad_at, -1);
+    ASSERT(!wm_conn_want_drain(s));
+
+    /* Asked, then full too: still one drain for the episode. */
+    tu_raw_set_reading(r, false);
+    tu_run_for(5);
+    wm_conn_set_max_send_buffer(s, 64 * 1024);
+    while (send_pattern(s, &off, 16 * 1024) == WM_SENT) {
+    }
+    ASSERT(wm_conn_want_drain(s));
+    ASSERT_EQ(fill_until_refused(s, &off, 16 * 1024), WM_ENOBUFS);
+    ASSERT_EQ(n_full, 1);
+    tu_raw_set_reading(r, true);
+    tu_raw_wait_bytes(r, off, 10000);
+    tu_wait_count(&n_drain, 2, 2000, "the second on_buffer_drain");
+    tu_run_for(20);
+    ASSERT_EQ(n_drain, 2);
+    ASSERT_EQ(r->received, off);
     tu_raw_free(r);
     wm_worker_free(w);
     WM_TEST_CLEAN();

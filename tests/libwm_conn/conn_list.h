@@ -27,6 +27,7 @@ WM_CONN_CASE(facts_user_data)
 /* conn_flow.c: send results, buffer limits, max package, pause, close */
 WM_CONN_CASE(send_sent_queued)
 WM_CONN_CASE(send_enobufs)
+WM_CONN_CASE(want_drain)
 WM_CONN_CASE(send_limit_per_conn)
 WM_CONN_CASE(batch_sends)
 WM_CONN_CASE(batch_sends_close)

@@ -23,6 +23,15 @@
  * WM_ECONNRESET. An enqueue's callback with WM_OK means the server stored
  * the message in SQLite; with WM_ECONNRESET it may or may not have.
  *
+ * Timeouts. A sent request whose reply has not come within
+ * `request_timeout_ms` of the send (time in the offline queue does not
+ * count) has its callback run with WM_ETIMEDOUT; like WM_ECONNRESET, the
+ * request may still take effect (a late enqueue is still stored). The
+ * connection stays open — a server that is only slow keeps this client's
+ * subscriptions and watches — and the late reply is ignored; a server that
+ * is gone is found by the transport and reconnected as above. An auth that
+ * is not answered in time starts the connection over.
+ *
  * Data. publish and enqueue send their bytes as a MessagePack str; handlers
  * get a wm_ch_msg_t whose data/len hold the payload of a str or bin, and
  * whose mp/mp_len always hold the whole value as the publisher encoded it
@@ -80,6 +89,7 @@ typedef struct wm_ch_options {
     size_t max_offline;          /* requests kept while disconnected; default 10000 */
     size_t max_offline_bytes;    /* their bytes; default 16 MiB */
     uint64_t timeout_ms;         /* blocking API: one round trip; default 5000 */
+    uint64_t request_timeout_ms; /* asynchronous API: a reply, from the send; default 10000 */
 } wm_ch_options_t;
 
 /* ---- Messages ------------------------------------------------------------ */

@@ -31,7 +31,8 @@
  *   a send was dropped because the send buffer was full (the connection then
  *   stays open).
  * - on_buffer_full runs when the send queue reaches the max send buffer;
- *   on_buffer_drain runs when it has been written out completely after that.
+ *   on_buffer_drain runs when it has been written out completely after that
+ *   (or after wm_conn_want_drain(), whatever the queue reached).
  *
  * Every callback gets the user_data given when it was set. A connection
  * starts with its worker's callbacks; wm_conn_on_*() replace them for that
@@ -144,6 +145,15 @@ size_t wm_conn_max_package(const wm_conn_t *c);
  * usual). Nothing waits longer than the current loop turn. For servers
  * whose clients pipeline, and for fan-out (pub/sub, broadcasts). */
 void wm_conn_set_batch_sends(wm_conn_t *c, bool on);
+
+/* Asks for one on_buffer_drain when the send queue is next written out
+ * completely, even if it never reached the max send buffer: for a producer
+ * that keeps its own backlog behind a lower bound than the limit (such as
+ * channel-server's slow subscribers) and refills from the callback. Returns
+ * true when armed; false when nothing is queued (send now: no callback
+ * will come) or the connection is closing or closed. Asking twice before
+ * the drain still runs the callback once. */
+bool wm_conn_want_drain(wm_conn_t *c);
 
 /* ---- Callbacks (replace the worker's for this connection) -------------- */
 
