@@ -1480,6 +1480,9 @@ static void on_connect(wm_conn_t *conn, void *user_data)
     srv.clients = c;
     srv.st.connections++;
     wm_conn_set_user_data(conn, c, client_free);
+    /* Replies to one read, and the pushes of one loop turn (a publish fans
+     * out to every subscriber), leave in one write per connection. */
+    wm_conn_set_batch_sends(conn, true);
 }
 
 static void on_close(wm_conn_t *conn, void *user_data)
