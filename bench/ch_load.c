@@ -427,7 +427,7 @@ static bool str_is(const char *s, size_t n, const char *want)
     return n == strlen(want) && memcmp(s, want, n) == 0;
 }
 
-static void bad_frame(const conn_t *c, const cur_t *whole)
+static _Noreturn void bad_frame(const conn_t *c, const cur_t *whole)
 {
     char hex[3 * 48 + 1] = "";
     size_t n = (size_t)(whole->end - whole->p);
