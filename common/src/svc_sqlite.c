@@ -39,7 +39,15 @@
 #include "svc_sqlite.h"
 
 #define RETRY_MS 100
-#define STOP_RETRIES 20 /* failing commits tried while stopping before giving up */
+#define STOP_RETRIES 20            /* failing commits tried while stopping before giving up */
+#define MAX_POLL_NS (2 * 1000000L) /* poll_commit looks at most this long */
+
+static int64_t elapsed_ns(const struct timespec *since)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)(t.tv_sec - since->tv_sec) * 1000000000L + (t.tv_nsec - since->tv_nsec);
+}
 
 /* ---- Opening a data file ------------------------------------------------- */
 
@@ -132,6 +140,14 @@ struct wm__svc_writer {
     struct event *ev;
     wm__svc_commit_cb cb;
     void *user_data;
+
+    /* The loop's: poll_commit's state. */
+    struct event *poll_ev; /* a timer; a zero one runs after the next poll */
+    bool polling;
+    uint64_t reported;      /* the highest `committed` passed to cb */
+    uint64_t next_seq_seen; /* the newest write queued, as the loop saw it */
+    struct timespec poll_since;
+    _Atomic int64_t commit_ns; /* the writer's last commit, in ns */
 };
 
 static void ops_clear(opvec_t *v)
@@ -280,7 +296,10 @@ static void *writer_main(void *arg)
         w->queue = batch;
         batch = t;
         pthread_mutex_unlock(&w->mu);
+        struct timespec started;
+        clock_gettime(CLOCK_MONOTONIC, &started);
         commit_with_retry(w, &batch);
+        atomic_store(&w->commit_ns, elapsed_ns(&started));
         ops_clear(&batch);
         pthread_mutex_lock(&w->mu);
         wait_interval(w);
@@ -290,14 +309,70 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Tells the server about commits it has not heard of yet. */
+static void report_commits(wm__svc_writer_t *w)
+{
+    uint64_t committed = atomic_load(&w->committed);
+    if (committed == w->reported)
+        return;
+    w->reported = committed;
+    if (w->cb)
+        w->cb(committed, w->user_data);
+}
+
 static void on_committed(evutil_socket_t fd, short what, void *arg)
 {
     wm__svc_writer_t *w = arg;
     uint64_t n;
     while (read(w->efd, &n, sizeof n) == (ssize_t)sizeof n) {
     }
-    if (w->cb)
-        w->cb(atomic_load(&w->committed), w->user_data);
+    report_commits(w);
+}
+
+/* While writes wait for a commit, the loop also looks for the commit after
+ * every poll of its sockets (epoll_wait with no timeout), from half a
+ * commit's time after the write to two commits' time (at most 2 ms),
+ * instead of only sleeping until the writer's eventfd wakes it. Why: with
+ * clients that wait for each write's reply (one in flight), every round
+ * trip pays that wake-up, and on a busy 2-CPU machine waking a sleeping
+ * loop thread took 100-400 µs, as much as the fsync; looking took
+ * durability-full `set` with one request in flight from 0.89-1.01x Redis
+ * to 1.04-1.23x. Looking costs a few µs per turn (CPU the loop spends
+ * instead of sleeping, only while a write waits) and never blocks: sockets
+ * are served as before. The eventfd still reports commits the loop was not
+ * looking for. */
+static void poll_commit(evutil_socket_t fd, short what, void *arg)
+{
+    wm__svc_writer_t *w = arg;
+    (void)fd;
+    (void)what;
+    report_commits(w);
+    int64_t budget = 2 * atomic_load(&w->commit_ns);
+    if (budget > MAX_POLL_NS)
+        budget = MAX_POLL_NS;
+    if (w->reported == w->next_seq_seen || elapsed_ns(&w->poll_since) > budget) {
+        w->polling = false;
+        return;
+    }
+    static const struct timeval now = {0, 0};
+    event_add(w->poll_ev, &now);
+}
+
+/* On the loop, after a write was queued: starts looking for its commit. */
+static void start_polling(wm__svc_writer_t *w, uint64_t seq)
+{
+    w->next_seq_seen = seq;
+    if (w->polling || !w->poll_ev)
+        return;
+    w->polling = true;
+    clock_gettime(CLOCK_MONOTONIC, &w->poll_since);
+    /* The commit cannot end sooner than about a commit's time: the first
+     * look is after half of one, and the looking stops after two. */
+    int64_t half = atomic_load(&w->commit_ns) / 2;
+    if (half > MAX_POLL_NS / 4)
+        half = MAX_POLL_NS / 4;
+    struct timeval first = {0, (suseconds_t)(half / 1000)};
+    event_add(w->poll_ev, &first);
 }
 
 wm__svc_writer_t *wm__svc_writer_new(sqlite3 *db, const char *name, const char *path,
@@ -328,6 +403,8 @@ int wm__svc_writer_start(wm__svc_writer_t *w, wm__svc_commit_cb cb, void *user_d
     w->ev = event_new(wm_loop_base(), w->efd, EV_READ | EV_PERSIST, on_committed, w);
     if (!w->ev || event_add(w->ev, NULL) != 0)
         return WM_ENOMEM;
+    if (w->interval_ms == 0) /* only replies that wait for commits gain */
+        w->poll_ev = evtimer_new(wm_loop_base(), poll_commit, w);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
         return WM_ENOMEM;
     w->started = true;
@@ -368,6 +445,7 @@ uint64_t wm__svc_writer_add(wm__svc_writer_t *w, int kind, int64_t a, int64_t b,
         pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     atomic_fetch_add(&w->queued, 1);
+    start_polling(w, seq);
     return seq;
 }
 
@@ -398,6 +476,8 @@ void wm__svc_writer_free(wm__svc_writer_t *w)
     }
     if (w->ev)
         event_free(w->ev);
+    if (w->poll_ev)
+        event_free(w->poll_ev);
     if (w->efd >= 0)
         close(w->efd);
     ops_clear(&w->queue);
