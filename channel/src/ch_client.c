@@ -129,15 +129,6 @@ static void set_error(wm_ch_client_t *c, const char *fmt, ...)
     va_end(ap);
 }
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 static void client_destroy(wm_ch_client_t *c);
 
 static void enter(wm_ch_client_t *c)
@@ -591,7 +582,7 @@ wm_ch_client_t *wm_ch_client_new(const char *url, const wm_ch_options_t *opt)
     c->max_offline_bytes =
         opt->max_offline_bytes ? opt->max_offline_bytes : WM_CH_DEFAULT_MAX_OFFLINE_BYTES;
     c->next_id = 1;
-    if (opt->auth && !(c->auth = dup_str(opt->auth)))
+    if (opt->auth && !(c->auth = strdup(opt->auth)))
         goto fail;
     start_connect(c);
     return c;
@@ -700,7 +691,7 @@ static int add_subs(wm_ch_client_t *c, const char *const *names, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (has_sub(c, names[i], NULL))
             continue;
-        if (!(c->subs[c->nsubs] = dup_str(names[i])))
+        if (!(c->subs[c->nsubs] = strdup(names[i])))
             return WM_ENOMEM;
         c->nsubs++;
     }
@@ -768,7 +759,7 @@ int wm_ch_on(wm_ch_client_t *c, const char *event, wm_ch_msg_cb cb, void *user_d
     if (!grown)
         return WM_ENOMEM;
     c->handlers = grown;
-    char *name = dup_str(event);
+    char *name = strdup(event);
     if (!name)
         return WM_ENOMEM;
     c->handlers[c->nhandlers++] = (handler_t){name, strpbrk(event, "*?[") != NULL, cb, user_data};
@@ -836,7 +827,7 @@ int wm_ch_watch(wm_ch_client_t *c, const char *queue, uint32_t inflight, wm_ch_m
         if (!grown)
             return WM_ENOMEM;
         c->watches = grown;
-        char *name = dup_str(queue);
+        char *name = strdup(queue);
         if (!name)
             return WM_ENOMEM;
         w = &c->watches[c->nwatches++];

@@ -97,15 +97,6 @@ static void set_error(wm_gd_client_t *c, const char *fmt, ...)
     va_end(ap);
 }
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 static void enter(wm_gd_client_t *c)
 {
     c->depth++;
@@ -528,7 +519,7 @@ wm_gd_client_t *wm_gd_client_new(const wm_gd_options_t *opt)
     msgpack_sbuffer_init(&c->sb);
     msgpack_packer_init(&c->pk, &c->sb, msgpack_sbuffer_write);
     c->srv = calloc(opt->server_count, sizeof *c->srv);
-    c->auth = opt->auth ? dup_str(opt->auth) : NULL;
+    c->auth = opt->auth ? strdup(opt->auth) : NULL;
     if (!c->srv || (opt->auth && !c->auth))
         goto fail;
     c->nsrv = opt->server_count;
@@ -542,7 +533,7 @@ wm_gd_client_t *wm_gd_client_new(const wm_gd_options_t *opt)
                          opt->servers[i] ? opt->servers[i] : "(null)");
             goto fail;
         }
-        if (!(s->name = dup_str(opt->servers[i])))
+        if (!(s->name = strdup(opt->servers[i])))
             goto fail;
     }
     if (wm__gd_ring_build(&c->ring, opt->servers, c->nsrv,
